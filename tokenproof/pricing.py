@@ -1,0 +1,366 @@
+"""Prices for LLM calls: genai-prices, resolved once per model, plus the user's overrides.
+
+``price(provider, model, usage)`` returns a :class:`Cost`. The model is matched against the
+genai-prices table once per (provider, model) and the result cached (thread-safe); each call then
+only does the arithmetic (see ``_pricing_plan``), which agrees exactly with
+``genai_prices.calc_price``. Cache reads and writes are priced at their own rates, reasoning
+tokens at the output rate unless the model has a reasoning rate, and tiered prices use the tier of
+the call's total input tokens.
+
+An unknown model is *unpriced*: ``Cost(usd=None, status="unpriced")``, never $0, and counted in
+``unpriced_counts()``. The overrides file (setting ``price_overrides`` /
+``TOKENPROOF_PRICE_OVERRIDES``; format in ``_pricing_overrides``) adds negotiated discounts,
+aliases for fine-tuned or private model names and explicit prices; its content hash is part of
+``price_version()`` so re-pricing knows which table produced a cost.
+
+Provider names are the semconv ``gen_ai.provider.name`` values; they are mapped to genai-prices
+provider ids. An unrecognised provider name falls back to genai-prices' own matching by model
+name (e.g. gateways).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import genai_prices
+from genai_prices import data_snapshot
+from genai_prices import types as gp_types
+
+from tokenproof import semconv, settings
+from tokenproof._pricing_overrides import Overrides, OverrideEntry, PricingError, read_overrides
+from tokenproof._pricing_plan import InvalidUsage, ModelPlans, PricePlan
+
+__all__ = [
+    "Usage", "Cost", "ModelPrice", "CatalogueEntry", "Overrides", "PricingError",
+    "price", "price_version", "resolve", "catalogue", "load_overrides", "use_overrides",
+    "active_overrides", "unpriced_counts", "reset", "genai_provider_id",
+]
+
+log = logging.getLogger(__name__)
+
+settings.declare(
+    "price_overrides", str, "",
+    "path of a TOML/JSON price overrides file (discounts, aliases for fine-tuned models, explicit prices)",
+    env="TOKENPROOF_PRICE_OVERRIDES",
+)
+
+SOURCE_GENAI_PRICES = "genai-prices"
+SOURCE_OVERRIDE = "override"
+_TABLE_VERSION = f"genai-prices-{genai_prices.__version__}"
+
+# semconv gen_ai.provider.name -> genai-prices provider id
+_PROVIDER_IDS: dict[str, str] = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "azure.ai.openai": "azure",
+    "azure.ai.inference": "azure",
+    "azure": "azure",
+    "aws.bedrock": "aws",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gen_ai": "google",
+    "cohere": "cohere",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "mistral_ai": "mistral",
+    "perplexity": "perplexity",
+    "x_ai": "x-ai",
+}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one call, in the semconv meaning."""
+
+    input_tokens: int  # ALL input tokens, cached ones included
+    output_tokens: int  # ALL output tokens, reasoning included
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Cost:
+    usd: float | None  # None when unpriced, never 0.0 for an unknown model
+    status: str  # semconv.COST_PRICED | semconv.COST_UNPRICED
+    price_version: str
+    price_source: str  # "genai-prices" | "override" | "" (unpriced)
+    model_ref: str | None  # the price-table model id matched
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A model's current price, USD per million tokens (after overrides)."""
+
+    provider: str  # the provider name asked for (semconv name when one was given)
+    model: str  # genai-prices model id (or the override's model name)
+    name: str | None
+    input_mtok: float | None
+    output_mtok: float | None
+    cache_read_mtok: float | None
+    cache_write_mtok: float | None
+    tiered: bool  # prices change above an input-size threshold (these are the base rates)
+    context_window: int | None
+    price_source: str
+    price_provider_id: str  # genai-prices provider id ("override" for explicit override prices)
+
+
+class ModelPrice:
+    """A resolved price: what ``price()`` uses for one (provider, model)."""
+
+    __slots__ = ("provider", "model", "model_ref", "source", "_plans", "_factor", "context_window", "name")
+
+    def __init__(self, provider: str, model: str, model_ref: str, source: str,
+                 plans: ModelPlans | PricePlan, discount: Decimal | None,
+                 context_window: int | None = None, name: str | None = None) -> None:
+        self.provider = provider
+        self.model = model
+        self.model_ref = model_ref
+        self.source = source
+        self._plans = plans
+        self._factor = None if not discount else Decimal(1) - discount
+        self.context_window = context_window
+        self.name = name
+
+    def plan(self, when: datetime | None = None) -> PricePlan:
+        plans = self._plans
+        return plans if isinstance(plans, PricePlan) else plans.plan(when)
+
+    def total(self, usage: Usage, when: datetime | None = None) -> Decimal:
+        """USD as a Decimal; raises InvalidUsage for inconsistent counts."""
+        plans = self._plans
+        plan = plans if isinstance(plans, PricePlan) else plans.plan(when)
+        total = plan.total((usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+                            usage.cache_creation_tokens, usage.reasoning_tokens))
+        if self._factor is not None:
+            total *= self._factor
+        return total
+
+    def rates(self, when: datetime | None = None) -> dict[str, float]:
+        """Current rates by genai-prices price key (e.g. ``input_mtok``), after any discount."""
+        factor = self._factor if self._factor is not None else Decimal(1)
+        return {key: float(value * factor) for key, value in self.plan(when).rates.items()}
+
+    @property
+    def tiered(self) -> bool:
+        return self.plan().tiered
+
+    def __repr__(self) -> str:
+        return f"ModelPrice({self.provider!r}, {self.model!r} -> {self.model_ref!r}, source={self.source!r})"
+
+
+# ---- state -----------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_resolved: dict[tuple[str, str], ModelPrice | None] = {}
+_unpriced: Counter[tuple[str, str]] = Counter()
+_overrides: Overrides | None = None
+_overrides_error: PricingError | None = None
+_overrides_loaded = False
+_version = _TABLE_VERSION
+
+
+def genai_provider_id(provider: str | None) -> str | None:
+    """The genai-prices provider id for a semconv provider name (None: match by model name)."""
+    if not provider:
+        return None
+    name = provider.strip().lower()
+    mapped = _PROVIDER_IDS.get(name)
+    if mapped is not None:
+        return mapped
+    found = data_snapshot.find_provider_by_id(data_snapshot.get_snapshot().providers, name)
+    return found.id if found is not None else None
+
+
+def _find_model(provider: str | None, model: str) -> tuple[gp_types.Provider, gp_types.ModelInfo] | None:
+    try:
+        return data_snapshot.get_snapshot().find_provider_model(model, None, genai_provider_id(provider), None)
+    except LookupError:
+        return None
+
+
+def _alias_known(provider: str | None, model: str) -> bool:
+    return _find_model(provider, model) is not None
+
+
+def load_overrides(path: str | Path) -> Overrides:
+    """Read and validate an overrides file; raises PricingError naming the bad entry."""
+    return read_overrides(path, _alias_known)
+
+
+def use_overrides(overrides: Overrides | None) -> None:
+    """Make ``overrides`` the active overrides (None: none), replacing what the setting gave."""
+    global _overrides, _overrides_error, _overrides_loaded, _version
+    with _lock:
+        _overrides = overrides
+        _overrides_error = None
+        _overrides_loaded = True
+        _version = _TABLE_VERSION + (f"+overrides-{overrides.sha8}" if overrides is not None else "")
+        _resolved.clear()
+
+
+def reset() -> None:
+    """Forget resolved prices, unpriced counts and overrides; the setting is read again next time."""
+    global _overrides, _overrides_error, _overrides_loaded, _version
+    with _lock:
+        _overrides = None
+        _overrides_error = None
+        _overrides_loaded = False
+        _version = _TABLE_VERSION
+        _resolved.clear()
+        _unpriced.clear()
+
+
+def _ensure_overrides() -> None:
+    global _overrides_error, _overrides_loaded
+    if _overrides_loaded:
+        if _overrides_error is not None:
+            raise _overrides_error
+        return
+    path = settings.get("price_overrides")
+    if not path:
+        use_overrides(None)
+        return
+    try:
+        overrides = load_overrides(path)
+    except PricingError as exc:
+        with _lock:
+            _overrides_error = exc
+            _overrides_loaded = True
+        raise
+    use_overrides(overrides)
+
+
+def active_overrides() -> Overrides | None:
+    """The overrides in use (loading the configured file on first use)."""
+    _ensure_overrides()
+    return _overrides
+
+
+def price_version() -> str:
+    """The price table version: ``genai-prices-X.Y.Z`` plus ``+overrides-<sha8>`` when overrides apply."""
+    _ensure_overrides()
+    return _version
+
+
+# ---- resolution ------------------------------------------------------------------------------
+
+def _explicit_plan(entry: OverrideEntry) -> PricePlan:
+    assert entry.prices is not None
+    return PricePlan(gp_types.ModelPrice(**entry.prices))
+
+
+def _resolve_uncached(provider: str, model: str, overrides: Overrides | None) -> ModelPrice | None:
+    base = overrides.base_entry(provider, model) if overrides is not None else None
+    discount, discount_entry = overrides.discount(provider, model) if overrides is not None else (None, None)
+    try:
+        if base is not None and base.prices is not None:
+            own = base.discount if base.discount is not None else None
+            return ModelPrice(provider, model, model, SOURCE_OVERRIDE, _explicit_plan(base), own)
+        if base is not None and base.alias is not None:
+            found = _find_model(base.alias_provider or base.provider or provider, base.alias)
+            source = SOURCE_OVERRIDE
+        else:
+            found = _find_model(provider, model)
+            source = SOURCE_OVERRIDE if discount_entry is not None else SOURCE_GENAI_PRICES
+        if found is None:
+            return None
+        _, info = found
+        return ModelPrice(provider, model, info.id, source, ModelPlans(info), discount,
+                          info.context_window, info.name)
+    except (ValueError, TypeError) as exc:  # a price table entry genai-prices itself cannot use
+        log.warning("tokenproof: price of %s/%s unusable (%s); treating as unpriced", provider, model, exc)
+        return None
+
+
+def resolve(provider: str, model: str) -> ModelPrice | None:
+    """The price for (provider, model), or None when unknown; cached per (provider, model)."""
+    key = (provider, model)
+    try:
+        return _resolved[key]
+    except KeyError:
+        pass
+    _ensure_overrides()
+    result = _resolve_uncached(provider or "", model, _overrides)
+    with _lock:
+        _resolved[key] = result
+    return result
+
+
+def price(provider: str, model: str, usage: Usage, *, when: datetime | None = None) -> Cost:
+    """The cost of one call; unpriced (usd=None) for an unknown model or unusable usage."""
+    resolved = _resolved.get((provider, model), False)
+    if resolved is False:
+        resolved = resolve(provider, model)
+    if resolved is not None:
+        try:
+            total = resolved.total(usage, when)
+        except InvalidUsage as exc:
+            log.warning("tokenproof: cannot price %s/%s: %s", provider, model, exc)
+        else:
+            return Cost(float(total), semconv.COST_PRICED, _version, resolved.source, resolved.model_ref)
+    with _lock:
+        _unpriced[(provider, model)] += 1
+    return Cost(None, semconv.COST_UNPRICED, _version, "", None)
+
+
+def unpriced_counts() -> dict[tuple[str, str], int]:
+    """How many price lookups found no price, per (provider, model), since start (or reset)."""
+    with _lock:
+        return dict(_unpriced)
+
+
+# ---- catalogue -------------------------------------------------------------------------------
+
+def _entry(provider: str, resolved: ModelPrice, provider_id: str) -> CatalogueEntry:
+    rates = resolved.rates()
+    return CatalogueEntry(
+        provider=provider,
+        model=resolved.model,
+        name=resolved.name,
+        input_mtok=rates.get("input_mtok"),
+        output_mtok=rates.get("output_mtok"),
+        cache_read_mtok=rates.get("cache_read_mtok"),
+        cache_write_mtok=rates.get("cache_write_mtok"),
+        tiered=resolved.tiered,
+        context_window=resolved.context_window,
+        price_source=resolved.source,
+        price_provider_id=provider_id,
+    )
+
+
+def catalogue(providers: Iterable[str] | None = None) -> list[CatalogueEntry]:
+    """Every model priced for ``providers`` (all genai-prices providers when None), current prices."""
+    _ensure_overrides()
+    snapshot = data_snapshot.get_snapshot()
+    if providers is None:
+        wanted = [(p.id, p.id) for p in snapshot.providers]
+    else:
+        wanted = []
+        for name in providers:
+            provider_id = genai_provider_id(name)
+            if provider_id is None:
+                raise PricingError(f"unknown provider {name!r}")
+            wanted.append((name, provider_id))
+    entries: list[CatalogueEntry] = []
+    by_id = {p.id: p for p in snapshot.providers}
+    for name, provider_id in wanted:
+        for info in by_id[provider_id].models:
+            resolved = resolve(name, info.id)
+            if resolved is not None and resolved.model_ref == info.id:
+                entries.append(_entry(name, resolved, provider_id))
+        if _overrides is not None:
+            for entry in _overrides.entries:
+                if entry.prices is not None and entry.model is not None and (
+                        entry.provider is None or entry.provider == name.lower()):
+                    resolved = resolve(name, entry.model)
+                    if resolved is not None:
+                        entries.append(_entry(name, resolved, SOURCE_OVERRIDE))
+    return entries

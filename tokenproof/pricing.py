@@ -40,7 +40,7 @@ from tokenproof._pricing_plan import InvalidUsage, ModelPlans, PricePlan
 __all__ = [
     "Usage", "Cost", "ModelPrice", "CatalogueEntry", "Overrides", "PricingError",
     "price", "price_version", "resolve", "catalogue", "load_overrides", "use_overrides",
-    "active_overrides", "unpriced_counts", "reset", "genai_provider_id",
+    "active_overrides", "unpriced_counts", "reset", "genai_provider_id", "TABLE_VERSION",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ settings.declare(
 
 SOURCE_GENAI_PRICES = "genai-prices"
 SOURCE_OVERRIDE = "override"
-_TABLE_VERSION = f"genai-prices-{genai_prices.__version__}"
+TABLE_VERSION = f"genai-prices-{genai_prices.__version__}"
 
 # semconv gen_ai.provider.name -> genai-prices provider id
 _PROVIDER_IDS: dict[str, str] = {
@@ -164,7 +164,7 @@ _unpriced: Counter[tuple[str, str]] = Counter()
 _overrides: Overrides | None = None
 _overrides_error: PricingError | None = None
 _overrides_loaded = False
-_version = _TABLE_VERSION
+_version = TABLE_VERSION
 
 
 def genai_provider_id(provider: str | None) -> str | None:
@@ -202,7 +202,7 @@ def use_overrides(overrides: Overrides | None) -> None:
         _overrides = overrides
         _overrides_error = None
         _overrides_loaded = True
-        _version = _TABLE_VERSION + (f"+overrides-{overrides.sha8}" if overrides is not None else "")
+        _version = TABLE_VERSION + (f"+overrides-{overrides.sha8}" if overrides is not None else "")
         _resolved.clear()
 
 
@@ -213,7 +213,7 @@ def reset() -> None:
         _overrides = None
         _overrides_error = None
         _overrides_loaded = False
-        _version = _TABLE_VERSION
+        _version = TABLE_VERSION
         _resolved.clear()
         _unpriced.clear()
 

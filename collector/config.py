@@ -1,0 +1,47 @@
+"""The collector's settings, declared once (see ``tokenproof.settings`` for precedence)."""
+
+from __future__ import annotations
+
+from tokenproof import settings
+from tokenproof import service_client  # noqa: F401  (declares service_url and api_token)
+
+
+def _non_negative(value: int) -> None:
+    if value < 0:
+        raise ValueError("must be >= 0")
+
+
+def _positive(value: int) -> None:
+    if value <= 0:
+        raise ValueError("must be > 0")
+
+
+settings.declare("data_dir", str, ".tokenproof/data",
+                 "directory of the embedded chDB store (one owning process: the service)")
+settings.declare("clickhouse_url", str, "",
+                 "ClickHouse server URL http(s)://user:pass@host:8123/db; empty = embedded chDB store")
+settings.declare("clickhouse_cluster", str, "",
+                 "cluster name: migrations create Replicated* engines ON CLUSTER this name")
+settings.declare("store_ttl_days", int, 0,
+                 "drop otel_traces partitions older than this many days (0 = keep forever)",
+                 validate=_non_negative)
+settings.declare("store_fsync", bool, True,
+                 "embedded store: fsync each inserted part before the request is acknowledged")
+settings.declare("ingest_token", str, "",
+                 "bearer token required on /v1/* OTLP requests (required for non-loopback binds)")
+settings.declare("max_body_bytes", int, 32 * 1024 * 1024,
+                 "largest OTLP request body accepted, before and after gzip decompression (413 above)",
+                 validate=_positive)
+settings.declare("max_inflight_requests", int, 8,
+                 "OTLP requests decoded or inserted at once; more answer 503 with Retry-After",
+                 validate=_positive)
+settings.declare("max_inflight_bytes", int, 128 * 1024 * 1024,
+                 "decompressed OTLP bytes held at once; more answer 429 with Retry-After",
+                 validate=_positive)
+settings.declare("max_attribute_bytes", int, 64 * 1024,
+                 "attribute values longer than this are truncated (UTF-8 bytes) and the span counted",
+                 validate=_positive)
+
+
+def get(name: str, override=None):
+    return settings.get(name, override)

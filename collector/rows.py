@@ -1,0 +1,89 @@
+"""Span rows in the exporter's layout: the ``otel_traces`` INSERT column list and value rendering.
+
+The column list is the compatibility contract with the OpenTelemetry Collector ClickHouse exporter:
+rows inserted with ``EXPORTER_COLUMNS`` are what ``otelcol-contrib`` writes. Attribute values are
+rendered as the exporter renders them: strings as is, ints in decimal, doubles in shortest form
+(integral doubles without ``.0``), bools ``true``/``false``, bytes base64, arrays and kvlists JSON.
+
+``insert_span_columns`` is the one write path for spans (receiver and test helper): it carries an
+``insert_deduplication_token`` so a retried batch is stored once, in ``otel_traces`` and in every
+table its materialized views fill.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any
+
+__all__ = ["EXPORTER_COLUMNS", "SPAN_KIND_NAMES", "STATUS_CODE_NAMES", "render_value", "render_double",
+           "insert_span_columns", "dedup_settings"]
+
+EXPORTER_COLUMNS = [
+    "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind", "ServiceName",
+    "ResourceAttributes", "ScopeName", "ScopeVersion", "SpanAttributes", "Duration", "StatusCode",
+    "StatusMessage", "Events.Timestamp", "Events.Name", "Events.Attributes", "Links.TraceId",
+    "Links.SpanId", "Links.TraceState", "Links.Attributes",
+]
+
+# OTLP enum value -> the exporter's string (pdata's String() of the enum)
+SPAN_KIND_NAMES = ["Unspecified", "Internal", "Server", "Client", "Producer", "Consumer"]
+STATUS_CODE_NAMES = ["Unset", "Ok", "Error"]
+
+
+def render_double(value: float) -> str:
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e21:
+        return str(int(value))
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, float) and not math.isfinite(value):
+        return render_double(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def render_value(value: Any) -> str:
+    """A Python attribute value as the exporter stores it (map values are strings)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return render_double(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if value is None:
+        return ""
+    return json.dumps(_jsonable(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def dedup_settings(token: str | None) -> dict[str, Any]:
+    """Insert settings: a retried batch with the same token is stored once, MVs included."""
+    settings: dict[str, Any] = {"insert_deduplicate": 1,
+                                "deduplicate_blocks_in_dependent_materialized_views": 1}
+    if token:
+        settings["insert_deduplication_token"] = token
+    return settings
+
+
+def insert_span_columns(store: Any, columns: list[list[Any]], token: str | None) -> int:
+    """Insert exporter-layout columns (one list per ``EXPORTER_COLUMNS`` entry); returns span count."""
+    count = len(columns[0]) if columns else 0
+    if count:
+        store.insert("otel_traces", columns, EXPORTER_COLUMNS, settings=dedup_settings(token),
+                     column_oriented=True)
+    return count

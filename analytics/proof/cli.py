@@ -1,0 +1,105 @@
+"""CLI commands of the proof engine: candidates, shadow, prove, verdict, recommendations.
+
+``verdict`` and ``prove`` work on files and need no service. ``candidates``, ``shadow`` and
+``recommendations`` go through the service API (the embedded store has one owning process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["configure", "run"]
+
+
+def _params_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--q0", type=float, default=0.85, help="non-loss rate that must be beaten (H0), default 0.85")
+    parser.add_argument("--q1", type=float, default=0.95, help="non-loss rate to detect (H1), default 0.95")
+    parser.add_argument("--alpha", type=float, default=0.05, help="false-switch rate bound, default 0.05")
+    parser.add_argument("--beta", type=float, default=0.05, help="missed-switch rate bound, default 0.05")
+    parser.add_argument("--min-n", type=int, default=30, help="no decision before this many comparisons (30)")
+    parser.add_argument("--max-n", type=int, default=400, help="undecided at this many comparisons (400)")
+
+
+def _params(args: argparse.Namespace):
+    from tokenproof.analytics.proof.sequential import Params
+    return Params(q0=args.q0, q1=args.q1, alpha=args.alpha, beta=args.beta,
+                  n_min=args.min_n, n_max=args.max_n)
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    if name == "verdict":
+        parser.add_argument("file", help="JSONL of comparisons: {\"route\", \"outcome\"} per line ('-' = stdin)")
+        _params_options(parser)
+        parser.add_argument("--method", choices=["sprt", "eprocess"], default="sprt",
+                            help="Wald SPRT (default) or the anytime-valid beta-binomial e-process")
+    elif name == "prove":
+        parser.add_argument("file", help="requests in the OpenAI Batch API input format (JSONL)")
+        parser.add_argument("--candidate", required=True, help="candidate model to prove")
+        parser.add_argument("--baseline", default=None, help="baseline model (default: each request's body.model)")
+        parser.add_argument("--judge", default=None, help="judge model (default: the baseline's model; never the candidate's family)")
+        parser.add_argument("--base-url", default=None, help="OpenAI-compatible base URL for replays and the judge")
+        parser.add_argument("--anthropic-base-url", default=None, help="Anthropic base URL (claude-* models)")
+        parser.add_argument("--group-by", choices=["feature", "fingerprint"], default="feature")
+        parser.add_argument("--out", default="proof-report", help="output directory (report.json, report.html)")
+        parser.add_argument("--limit", type=int, default=None, help="read at most this many requests")
+        parser.add_argument("--concurrency", type=int, default=4, help="parallel requests (default 4)")
+        parser.add_argument("--monthly-calls", type=float, default=None,
+                            help="calls per month per group for the savings projection (default: as in the file)")
+        _params_options(parser)
+    elif name == "candidates":
+        parser.add_argument("--days", type=int, default=30, help="look-back window in days")
+        parser.add_argument("--limit", type=int, default=20, help="at most this many request groups")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    elif name == "shadow":
+        parser.add_argument("--service", default=None, help="service name of the request group")
+        parser.add_argument("--feature", default=None, help="feature of the request group")
+        parser.add_argument("--fingerprint", default=None, help="prompt fingerprint of the request group")
+        parser.add_argument("--baseline", required=True, help="baseline model of the request group")
+        parser.add_argument("--candidate", required=True, help="candidate model")
+        parser.add_argument("--judge", default=None, help="judge model (default: the baseline)")
+        parser.add_argument("--budget-usd", type=float, default=None, help="spend cap for this route")
+        parser.add_argument("--limit", type=int, default=50, help="at most this many prompts")
+        parser.add_argument("--base-url", default=None, help="OpenAI-compatible base URL the service calls")
+    elif name == "recommendations":
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    else:  # pragma: no cover - the dispatcher only routes the names above
+        raise ValueError(name)
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    if name == "verdict":
+        return _run_verdict(args)
+    if name == "prove":
+        from tokenproof.analytics.proof.prove import run_cli
+        return run_cli(args, _params(args))
+    from tokenproof.analytics.proof.client import run_service_command
+    return run_service_command(name, args)
+
+
+def _run_verdict(args: argparse.Namespace) -> int:
+    from tokenproof.analytics.proof.verdict import VerdictError, verdict
+    try:
+        params = _params(args)
+    except ValueError as exc:
+        print(f"tokenproof verdict: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.file == "-":
+            results = verdict(sys.stdin, params, args.method)
+        else:
+            with open(args.file, encoding="utf-8") as fh:
+                results = verdict(fh, params, args.method)
+    except VerdictError as exc:
+        print(f"tokenproof verdict: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"tokenproof verdict: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
+        print(f"tokenproof verdict: {args.file}: not UTF-8 text ({exc.reason})", file=sys.stderr)
+        return 2
+    for result in results:
+        sys.stdout.write(json.dumps(result) + "\n")
+    return 0

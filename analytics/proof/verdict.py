@@ -1,0 +1,117 @@
+"""`tokenproof verdict`: the live sequential decision over comparisons judged elsewhere.
+
+Contract (other tools call it; keep it stable):
+
+- input: one JSON object per line, in arrival order, routes interleaved:
+  ``{"route": "<id>", "outcome": "win" | "tie" | "loss"}`` (the candidate's result against the
+  baseline). Other fields are ignored, except ``"format_valid": false``, which makes the comparison a
+  loss whatever its outcome. Blank lines are skipped.
+- output: one JSON object per route (in order of first appearance), one per line, with ``route``,
+  ``decision`` (switch | keep | undecided), ``n`` (comparisons read when the decision was taken, or
+  all read if undecided), ``wins``, ``ties``, ``losses`` and extras (rates, bound, log-likelihood ratio,
+  thresholds, the line the decision was taken on, lines ignored after it).
+- the decision is the one the live system takes reading the lines in order and stopping at the first
+  decision: later lines of a decided route are ignored. The SPRT keeps the false-switch rate at or
+  below alpha under that continuous monitoring.
+- a malformed line is an error naming its line number; the command then exits with status 2 and
+  prints nothing on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import IO, Iterable, Iterator
+
+from tokenproof.analytics.proof.sequential import LOSS, OUTCOMES, SPRT, UNDECIDED, EProcess, Params
+
+__all__ = ["VerdictError", "parse_lines", "decide", "verdict"]
+
+
+class VerdictError(ValueError):
+    """A malformed input line; ``line`` is its 1-based number."""
+
+    def __init__(self, line: int, reason: str):
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Observation:
+    line: int
+    route: str
+    outcome: str  # after the format gate: format_valid false -> loss
+    format_invalid: bool
+
+
+def parse_lines(lines: Iterable[str]) -> Iterator[Observation]:
+    """Validate and yield every observation; raise :class:`VerdictError` on the first bad line."""
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise VerdictError(number, f"not valid JSON ({exc.msg})") from None
+        if not isinstance(item, dict):
+            raise VerdictError(number, "expected a JSON object")
+        route = item.get("route")
+        if isinstance(route, bool) or not isinstance(route, (str, int)) or str(route) == "":
+            raise VerdictError(number, "missing or invalid \"route\" (a non-empty string)")
+        format_valid = item.get("format_valid")
+        if format_valid is not None and not isinstance(format_valid, bool):
+            raise VerdictError(number, "\"format_valid\" must be true or false")
+        outcome = item.get("outcome")
+        if isinstance(outcome, str):
+            outcome = outcome.strip().lower()
+        if outcome not in OUTCOMES:
+            if format_valid is False and outcome is None:
+                outcome = LOSS
+            else:
+                raise VerdictError(number, f"\"outcome\" must be one of win, tie, loss (got {item.get('outcome')!r})")
+        invalid = format_valid is False
+        yield Observation(number, str(route), LOSS if invalid else outcome, invalid)
+
+
+def decide(observations: Iterable[Observation], params: Params | None = None,
+           method: str = "sprt") -> list[dict]:
+    """Run one sequential test per route over the observations in order; one result per route."""
+    params = params or Params()
+    tests: dict[str, SPRT | EProcess] = {}
+    decided_line: dict[str, int] = {}
+    ignored: dict[str, int] = {}
+    format_failures: dict[str, int] = {}
+    for obs in observations:
+        test = tests.get(obs.route)
+        if test is None:
+            test = tests[obs.route] = (EProcess if method == "eprocess" else SPRT)(params)
+            ignored[obs.route] = 0
+            format_failures[obs.route] = 0
+        if test.decision is not None:
+            ignored[obs.route] += 1
+            continue
+        format_failures[obs.route] += obs.format_invalid
+        if test.update(obs.outcome) is not None:
+            decided_line[obs.route] = obs.line
+    results = []
+    for route, test in tests.items():
+        state = test.state()
+        decision = test.decision or UNDECIDED
+        results.append({
+            "route": route, "decision": decision, "n": test.tally.n,
+            "wins": test.tally.wins, "ties": test.tally.ties, "losses": test.tally.losses,
+            **{k: v for k, v in state.items() if k not in {"decision", "n", "wins", "ties", "losses"}},
+            "format_failures": format_failures[route],
+            "decided_at_line": decided_line.get(route) if decision != UNDECIDED or route in decided_line else None,
+            "ignored_after_decision": ignored[route],
+            "q0": params.q0, "q1": params.q1, "alpha": params.alpha, "beta": params.beta,
+            "min_n": params.n_min, "max_n": params.n_max,
+        })
+    return results
+
+
+def verdict(stream: IO[str], params: Params | None = None, method: str = "sprt") -> list[dict]:
+    """Validate the whole stream first (so a bad line never leaves partial output), then decide."""
+    observations = list(parse_lines(stream))
+    return decide(observations, params, method)

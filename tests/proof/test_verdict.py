@@ -1,0 +1,96 @@
+"""`tokenproof verdict` follows its published contract (run as the real console script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tokenproof.cli import main
+
+
+def _write(path: Path, rows) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def _run(capsys, *argv) -> tuple[int, list[dict], str]:
+    code = main(["verdict", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines() if line.strip()], err
+
+
+def test_interleaved_routes_decide_independently_and_stop_at_first_decision(tmp_path, capsys):
+    rows = []
+    for i in range(80):
+        rows.append({"route": "good", "outcome": "win" if i % 2 else "tie", "judge": "x"})
+        rows.append({"route": "bad", "outcome": "loss" if i % 3 == 0 else "win"})
+        if i < 10:
+            rows.append({"route": "short", "outcome": "win"})
+    code, out, _ = _run(capsys, _write(tmp_path / "c.jsonl", rows))
+    assert code == 0
+    by_route = {r["route"]: r for r in out}
+    assert [r["route"] for r in out] == ["good", "bad", "short"]
+    good = by_route["good"]
+    assert (good["decision"], good["n"], good["wins"] + good["ties"], good["losses"]) == ("switch", 30, 30, 0)
+    assert good["ignored_after_decision"] == 50
+    bad = by_route["bad"]
+    assert bad["decision"] == "keep" and bad["n"] == 30 and bad["losses"] == 10
+    short = by_route["short"]
+    assert (short["decision"], short["n"], short["wins"]) == ("undecided", 10, 10)
+
+
+def test_format_invalid_counts_as_a_loss(tmp_path, capsys):
+    rows = [{"route": "r", "outcome": "win", "format_valid": i >= 3} for i in range(40)]
+    code, out, _ = _run(capsys, _write(tmp_path / "c.jsonl", rows))
+    assert code == 0
+    (result,) = out
+    assert result["losses"] == 3 and result["wins"] == result["n"] - 3
+    # three losses delay the switch to n = 60 (proof-procedure.md): 40 lines are not enough
+    assert result["decision"] == "undecided" and result["n"] == 40
+
+
+def test_one_loss_needs_38(tmp_path, capsys):
+    rows = [{"route": "r", "outcome": "loss"}] + [{"route": "r", "outcome": "tie"}] * 60
+    code, out, _ = _run(capsys, _write(tmp_path / "c.jsonl", rows))
+    assert (out[0]["decision"], out[0]["n"]) == ("switch", 38)
+
+
+def test_options_change_the_decision(tmp_path, capsys):
+    rows = [{"route": "r", "outcome": "win"}] * 12
+    path = _write(tmp_path / "c.jsonl", rows)
+    code, out, _ = _run(capsys, path)
+    assert out[0]["decision"] == "undecided"
+    code, out, _ = _run(capsys, path, "--min-n", "10", "--q0", "0.7", "--q1", "0.9",
+                        "--alpha", "0.1", "--beta", "0.1")
+    assert (out[0]["decision"], out[0]["n"]) == ("switch", 10)
+    code, out, _ = _run(capsys, path, "--min-n", "5", "--max-n", "6")
+    assert (out[0]["decision"], out[0]["n"]) == ("undecided", 6)
+
+
+@pytest.mark.parametrize("bad,reason", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"route": "r", "outcome": "draw"}), "outcome"),
+    (json.dumps({"outcome": "win"}), "route"),
+    (json.dumps(["r", "win"]), "JSON object"),
+])
+def test_malformed_line_is_an_error_naming_the_line(tmp_path, capsys, bad, reason):
+    rows = [{"route": "r", "outcome": "win"}] * 3 + [bad] + [{"route": "r", "outcome": "win"}]
+    code, out, err = _run(capsys, _write(tmp_path / "c.jsonl", rows))
+    assert code == 2
+    assert out == []
+    assert "line 4" in err and reason in err
+
+
+def test_console_script_reads_stdin_and_exits_2_on_error(tmp_path):
+    script = Path(sys.executable).with_name("tokenproof")
+    good = "".join(json.dumps({"route": "a", "outcome": "tie"}) + "\n" for _ in range(30))
+    proc = subprocess.run([str(script), "verdict", "-"], input=good, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["decision"] == "switch"
+    proc = subprocess.run([str(script), "verdict", "-"], input=good + "oops\n", capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 2 and "line 31" in proc.stderr

@@ -169,6 +169,10 @@ class ModelPlans:
                 (cond.constraint, PricePlan(cond.prices)) for cond in model.prices
             )
 
+    @property
+    def conditional(self) -> bool:
+        return self._single is None
+
     def plan(self, when: datetime | None) -> PricePlan:
         if self._single is not None:
             return self._single

@@ -152,6 +152,11 @@ class ModelPrice:
     def tiered(self) -> bool:
         return self.plan().tiered
 
+    @property
+    def date_dependent(self) -> bool:
+        """The price depends on the request time (genai-prices conditional prices)."""
+        return isinstance(self._plans, ModelPlans) and self._plans.conditional
+
     def __repr__(self) -> str:
         return f"ModelPrice({self.provider!r}, {self.model!r} -> {self.model_ref!r}, source={self.source!r})"
 

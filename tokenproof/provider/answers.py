@@ -1,0 +1,164 @@
+"""Choosing the answer text for a request (provider-neutral).
+
+A request is reduced to a ``Conversation`` (system text, user/assistant turns, tool results). The
+answer is, in order:
+1. a judge verdict when the last user message is a pairwise judge prompt (see JUDGE.md);
+2. the recorded answer of the mapped model (see models.py) for the recorded question equal to, or
+   embedded in, the last user message (MT-bench second turns through the conversation);
+3. a fallback: a stable pick (hash of the prompt) among the recorded GSM8K / MT-bench answers,
+   introduced by a first line ``[tokenproof replay of <record id>: no recorded answer for this
+   prompt]`` so it is clearly a fallback.
+Tools, JSON output formats, truncation and reasoning tokens are applied on top by the routes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from tokenproof.provider import judge
+from tokenproof.provider.corpus import Record, get_corpus
+from tokenproof.provider.models import ModelInfo
+from tokenproof.provider.options import ProviderOptions
+from tokenproof.provider.text import stable_int
+
+FALLBACK_PREFIX = "[tokenproof replay of "
+_FALLBACK_LINE = re.compile(r"^\[tokenproof replay of ([\w:.\-]+): no recorded answer for this prompt\]\n\n")
+
+
+@dataclass
+class Conversation:
+    system: str = ""
+    turns: list[tuple[str, str]] = field(default_factory=list)   # (role, text)
+    last_is_tool_result: bool = False
+
+    @property
+    def last_user(self) -> str:
+        for role, text in reversed(self.turns):
+            if role == "user":
+                return text
+        return ""
+
+    def user_texts(self) -> list[str]:
+        return [text for role, text in self.turns if role == "user"]
+
+    def full_text(self) -> str:
+        return "\n".join([self.system] + [text for _, text in self.turns])
+
+
+@dataclass
+class Answer:
+    text: str
+    record_id: str | None = None
+    source: str = "recorded"    # "recorded" | "fallback" | "judge"
+
+
+def _fallback_pool() -> list[Record]:
+    corpus = get_corpus()
+    pool = getattr(corpus, "_fallback_pool", None)
+    if pool is None:
+        pool = [r for r in corpus.records if r.dataset == "gsm8k" or (r.dataset == "mt_bench" and r.turn == 0)]
+        corpus._fallback_pool = pool
+    return pool
+
+
+def fallback_record(text: str) -> Record | None:
+    """The record a fallback answer replays (from its first line), else None."""
+    match = _FALLBACK_LINE.match(text.lstrip())
+    if not match:
+        return None
+    for record in _fallback_pool():
+        if record.id == match.group(1):
+            return record
+    return None
+
+
+def strip_fallback(text: str) -> str:
+    return _FALLBACK_LINE.sub("", text.lstrip(), count=1)
+
+
+def find_record(conv: Conversation) -> Record | None:
+    corpus = get_corpus()
+    users = conv.user_texts()
+    if not users:
+        return None
+    record = corpus.find_prompt(users[-1])
+    if record is not None:
+        return record
+    if len(users) >= 2:
+        first = corpus.find_prompt(users[0])
+        nxt = first.extra.get("next_turn") if first is not None else None
+        if nxt is not None:
+            return nxt
+    return None
+
+
+def choose_answer(conv: Conversation, info: ModelInfo, options: ProviderOptions) -> Answer:
+    if judge.is_judge_prompt(conv.last_user):
+        return Answer(judge.verdict_text(conv.last_user, options), source="judge")
+    record = find_record(conv)
+    if record is not None:
+        return Answer(record.answer(info.recording), record_id=record.id)
+    prompt = conv.full_text()
+    pool = _fallback_pool()
+    pick = pool[stable_int("fallback", prompt) % len(pool)]
+    text = (f"{FALLBACK_PREFIX}{pick.id}: no recorded answer for this prompt]\n\n"
+            f"{pick.answer(info.recording)}")
+    return Answer(text, record_id=pick.id, source="fallback")
+
+
+def reasoning_tokens(info: ModelInfo, prompt: str) -> int:
+    """Hidden reasoning tokens a reasoning model reports for this prompt (deterministic)."""
+    if not info.reasoning:
+        return 0
+    return 64 * (1 + stable_int("reasoning", info.requested, prompt) % 8)
+
+
+# -- structured output helpers --------------------------------------------------------------------
+def value_for_schema(schema: dict | None, text: str, depth: int = 0):
+    """A value that validates against a simple JSON schema, carrying ``text`` in string slots."""
+    schema = schema or {}
+    if "enum" in schema and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            return value_for_schema(schema[key][0], text, depth + 1)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "object":
+        props = schema.get("properties") or {}
+        if not props and depth == 0:
+            return {"answer": text}
+        out = {}
+        first_string = True
+        for name, sub in props.items():
+            sub_text = text if first_string else name
+            if (sub or {}).get("type", "string") == "string":
+                first_string = False
+            out[name] = value_for_schema(sub, sub_text, depth + 1)
+        return out
+    if kind == "array":
+        return [value_for_schema(schema.get("items"), text, depth + 1)]
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return float(schema.get("minimum", 1.0))
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return text
+
+
+def json_answer(text: str, schema: dict | None) -> str:
+    """The answer as JSON: ``{"answer": text}`` or an object following ``schema``."""
+    return json.dumps(value_for_schema(schema, text) if schema else {"answer": text}, ensure_ascii=False)
+
+
+def tool_arguments(parameters: dict | None, user_text: str) -> dict:
+    value = value_for_schema(parameters or {"type": "object", "properties": {}}, user_text[:200])
+    return value if isinstance(value, dict) and value != {"answer": user_text[:200]} else {}

@@ -18,7 +18,8 @@ A TOML or JSON file holding a list of entries under ``overrides``::
     cache_read_mtok = 0.05             # optional; cache_write_mtok too
 
 Rules: an entry that names ``model`` or ``match`` applies to those models (optionally only under
-``provider``); an entry with only ``provider`` applies to every model of that provider. For the
+``provider``, given as the semconv name such as ``azure.ai.openai`` or the genai-prices id such as
+``azure``); an entry with only ``provider`` applies to every model of that provider. For the
 base price, the first matching model entry with ``alias`` or explicit prices wins, otherwise
 genai-prices' price is used. The discount is the one of the first matching model entry that sets
 ``discount``, otherwise the first matching provider entry's; explicit prices are taken as final and
@@ -66,8 +67,9 @@ class OverrideEntry:
     def model_level(self) -> bool:
         return self.model is not None or self.pattern is not None
 
-    def matches(self, provider: str, model: str) -> bool:
-        if self.provider is not None and self.provider != provider.lower():
+    def matches(self, providers: frozenset[str], model: str) -> bool:
+        """``providers``: the names the call's provider goes by (semconv name, price-table id)."""
+        if self.provider is not None and self.provider not in providers:
             return False
         if self.model is not None:
             return self.model == model.lower()
@@ -84,16 +86,16 @@ class Overrides:
     entries: tuple[OverrideEntry, ...]
     sha8: str  # short hash of the file content, part of the price version
 
-    def base_entry(self, provider: str, model: str) -> OverrideEntry | None:
+    def base_entry(self, providers: frozenset[str], model: str) -> OverrideEntry | None:
         for entry in self.entries:
-            if entry.model_level and (entry.alias or entry.prices) and entry.matches(provider, model):
+            if entry.model_level and (entry.alias or entry.prices) and entry.matches(providers, model):
                 return entry
         return None
 
-    def discount(self, provider: str, model: str) -> tuple[Decimal | None, OverrideEntry | None]:
+    def discount(self, providers: frozenset[str], model: str) -> tuple[Decimal | None, OverrideEntry | None]:
         for model_level in (True, False):
             for entry in self.entries:
-                if entry.model_level is model_level and entry.discount is not None and entry.matches(provider, model):
+                if entry.model_level is model_level and entry.discount is not None and entry.matches(providers, model):
                     return entry.discount, entry
         return None, None
 

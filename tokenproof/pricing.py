@@ -170,6 +170,7 @@ _overrides: Overrides | None = None
 _overrides_error: PricingError | None = None
 _overrides_loaded = False
 _version = TABLE_VERSION
+_MAX_RESOLVED = 20_000
 
 
 def genai_provider_id(provider: str | None) -> str | None:
@@ -262,9 +263,18 @@ def _explicit_plan(entry: OverrideEntry) -> PricePlan:
     return PricePlan(gp_types.ModelPrice(**entry.prices))
 
 
+def _provider_names(provider: str) -> frozenset[str]:
+    names = {provider.strip().lower()}
+    provider_id = genai_provider_id(provider)
+    if provider_id is not None:
+        names.add(provider_id)
+    return frozenset(names)
+
+
 def _resolve_uncached(provider: str, model: str, overrides: Overrides | None) -> ModelPrice | None:
-    base = overrides.base_entry(provider, model) if overrides is not None else None
-    discount, discount_entry = overrides.discount(provider, model) if overrides is not None else (None, None)
+    names = _provider_names(provider)
+    base = overrides.base_entry(names, model) if overrides is not None else None
+    discount, discount_entry = overrides.discount(names, model) if overrides is not None else (None, None)
     try:
         if base is not None and base.prices is not None:
             own = base.discount if base.discount is not None else None
@@ -295,6 +305,8 @@ def resolve(provider: str, model: str) -> ModelPrice | None:
     _ensure_overrides()
     result = _resolve_uncached(provider or "", model, _overrides)
     with _lock:
+        if len(_resolved) >= _MAX_RESOLVED:  # model names come from callers: keep memory bounded
+            _resolved.clear()
         _resolved[key] = result
     return result
 
@@ -307,7 +319,7 @@ def price(provider: str, model: str, usage: Usage, *, when: datetime | None = No
     if resolved is not None:
         try:
             total = resolved.total(usage, when)
-        except InvalidUsage as exc:
+        except (InvalidUsage, TypeError) as exc:
             log.warning("tokenproof: cannot price %s/%s: %s", provider, model, exc)
         else:
             return Cost(float(total), semconv.COST_PRICED, _version, resolved.source, resolved.model_ref)
@@ -364,7 +376,7 @@ def catalogue(providers: Iterable[str] | None = None) -> list[CatalogueEntry]:
         if _overrides is not None:
             for entry in _overrides.entries:
                 if entry.prices is not None and entry.model is not None and (
-                        entry.provider is None or entry.provider == name.lower()):
+                        entry.provider is None or entry.provider in _provider_names(name)):
                     resolved = resolve(name, entry.model)
                     if resolved is not None:
                         entries.append(_entry(name, resolved, SOURCE_OVERRIDE))

@@ -180,3 +180,11 @@ def test_a_bad_file_changes_nothing(tmp_path: Path) -> None:
         activate(write(tmp_path, '[[overrides]]\nprovider = "openai"\ndiscount = 5\n', name="bad.toml"))
     assert pricing.price_version() == version
     assert price("openai", "gpt-4o", USAGE).usd == discounted
+
+
+def test_entry_provider_may_be_the_semconv_name_or_the_price_table_id(tmp_path: Path) -> None:
+    list_price = price("azure.ai.openai", "gpt-4o", USAGE).usd
+    activate(write(tmp_path, '[[overrides]]\nprovider = "azure"\ndiscount = 0.1\n\n'
+                             '[[overrides]]\nprovider = "aws.bedrock"\ndiscount = 0.3\n'))
+    assert price("azure.ai.openai", "gpt-4o", USAGE).usd == pytest.approx(list_price * 0.9, rel=1e-12)
+    assert price("openai", "gpt-4o", USAGE).price_source == "genai-prices"

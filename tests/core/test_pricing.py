@@ -158,3 +158,8 @@ def test_concurrent_pricing_gives_the_same_answers() -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_missing_token_counts_are_unpriced_not_a_crash() -> None:
+    cost = price("openai", "gpt-4o", Usage(None, 10))  # type: ignore[arg-type]
+    assert cost.usd is None and cost.status == semconv.COST_UNPRICED

@@ -188,3 +188,14 @@ def test_entry_provider_may_be_the_semconv_name_or_the_price_table_id(tmp_path: 
                              '[[overrides]]\nprovider = "aws.bedrock"\ndiscount = 0.3\n'))
     assert price("azure.ai.openai", "gpt-4o", USAGE).usd == pytest.approx(list_price * 0.9, rel=1e-12)
     assert price("openai", "gpt-4o", USAGE).price_source == "genai-prices"
+
+
+def test_shipped_example_file_is_valid_and_does_what_it_says() -> None:
+    example = Path(pricing.__file__).parent / "data" / "price_overrides.example.toml"
+    activate(example)
+    fine_tuned = price("openai", "ft:gpt-4o-mini-2024-07-18:acme::x1", USAGE)
+    assert fine_tuned.model_ref == "gpt-4o-mini"
+    mixtral = price("openai", "mixtral-8x7b-instruct-v0.1", Usage(1_000_000, 1_000_000))
+    assert mixtral.model_ref == "mixtral-8x7b" and mixtral.usd == pytest.approx(1.4 * 0.85)
+    private = price("openai", "acme-private-llm", Usage(1_000_000, 0))
+    assert private.usd == pytest.approx(0.5)

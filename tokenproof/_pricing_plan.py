@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from genai_prices import types as gp_types
@@ -35,6 +35,10 @@ USAGE_KEYS: dict[str, int] = {
 }
 _REQUESTS = "requests"
 _ZERO = Decimal(0)
+# Decimal's default context, fixed here so an application changing its thread's decimal context
+# (precision, traps) cannot change our costs; calc_price runs under the default one.
+_CTX = Context()
+_mul, _div, _add = _CTX.multiply, _CTX.divide, _CTX.add
 
 
 class InvalidUsage(ValueError):
@@ -148,7 +152,7 @@ class PricePlan:
                     if total_input > start or start < 0:
                         price = tier_price
                         break
-            total += price * count / term.per
+            total = _add(total, _div(_mul(price, count), term.per))
         return total
 
 

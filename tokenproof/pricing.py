@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from pathlib import Path
 
 import genai_prices
@@ -51,6 +51,7 @@ settings.declare(
     env="TOKENPROOF_PRICE_OVERRIDES",
 )
 
+_DECIMAL = Context()  # fixed default context (see _pricing_plan)
 SOURCE_GENAI_PRICES = "genai-prices"
 SOURCE_OVERRIDE = "override"
 TABLE_VERSION = f"genai-prices-{genai_prices.__version__}"
@@ -140,7 +141,7 @@ class ModelPrice:
         total = plan.total((usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
                             usage.cache_creation_tokens, usage.reasoning_tokens))
         if self._factor is not None:
-            total *= self._factor
+            total = _DECIMAL.multiply(total, self._factor)
         return total
 
     def rates(self, when: datetime | None = None) -> dict[str, float]:
@@ -171,6 +172,7 @@ _overrides_error: PricingError | None = None
 _overrides_loaded = False
 _version = TABLE_VERSION
 _MAX_RESOLVED = 20_000
+_generation = 0  # bumped whenever the overrides change, so a lookup racing the change is not kept
 
 
 def genai_provider_id(provider: str | None) -> str | None:
@@ -203,8 +205,9 @@ def load_overrides(path: str | Path) -> Overrides:
 
 def use_overrides(overrides: Overrides | None) -> None:
     """Make ``overrides`` the active overrides (None: none), replacing what the setting gave."""
-    global _overrides, _overrides_error, _overrides_loaded, _version
+    global _overrides, _overrides_error, _overrides_loaded, _version, _generation
     with _lock:
+        _generation += 1
         _overrides = overrides
         _overrides_error = None
         _overrides_loaded = True
@@ -214,8 +217,9 @@ def use_overrides(overrides: Overrides | None) -> None:
 
 def reset() -> None:
     """Forget resolved prices, unpriced counts and overrides; the setting is read again next time."""
-    global _overrides, _overrides_error, _overrides_loaded, _version
+    global _overrides, _overrides_error, _overrides_loaded, _version, _generation
     with _lock:
+        _generation += 1
         _overrides = None
         _overrides_error = None
         _overrides_loaded = False
@@ -303,8 +307,11 @@ def resolve(provider: str, model: str) -> ModelPrice | None:
     except KeyError:
         pass
     _ensure_overrides()
+    generation = _generation
     result = _resolve_uncached(provider or "", model, _overrides)
     with _lock:
+        if generation != _generation:
+            return result
         if len(_resolved) >= _MAX_RESOLVED:  # model names come from callers: keep memory bounded
             _resolved.clear()
         _resolved[key] = result

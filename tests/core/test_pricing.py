@@ -163,3 +163,14 @@ def test_concurrent_pricing_gives_the_same_answers() -> None:
 def test_missing_token_counts_are_unpriced_not_a_crash() -> None:
     cost = price("openai", "gpt-4o", Usage(None, 10))  # type: ignore[arg-type]
     assert cost.usd is None and cost.status == semconv.COST_UNPRICED
+
+
+def test_an_application_changing_the_decimal_context_does_not_change_costs() -> None:
+    import decimal
+
+    usage = Usage(123_457, 9_871, cache_read_tokens=11_111)
+    expected = reference("openai", "gpt-4o", usage)
+    with decimal.localcontext() as ctx:
+        ctx.prec = 3
+        ctx.traps[decimal.Inexact] = True
+        assert price("openai", "gpt-4o", usage).usd == expected

@@ -166,7 +166,9 @@ def _content_text(content: Any) -> Iterable[str]:
         return
     if isinstance(content, str):
         yield content
-    elif isinstance(content, Mapping):
+    elif isinstance(content, Mapping) or callable(getattr(content, "model_dump", None)):
+        if not isinstance(content, Mapping):
+            content = content.model_dump(exclude_none=True)
         for key in ("text", "content", "arguments", "name", "input", "refusal"):
             value = content.get(key)
             if isinstance(value, str):
@@ -181,7 +183,7 @@ def _content_text(content: Any) -> Iterable[str]:
             yield from _content_text(part)
 
 
-def count_message_tokens(model: str, messages: list[dict[str, Any]]) -> int:
+def count_message_tokens(model: str, messages: Iterable[Any]) -> int:
     """Prompt tokens of chat ``messages`` following OpenAI's counting rules: 3 tokens per message,
     the tokens of each string field (role, content, name: +1 for a name), tool-call arguments
     and text parts, plus 3 tokens priming the reply."""
@@ -189,6 +191,9 @@ def count_message_tokens(model: str, messages: list[dict[str, Any]]) -> int:
     encode: Callable[[str], list[int]] = lambda text: encoding.encode(text, disallowed_special=())  # noqa: E731
     total = 3  # every reply is primed with <|start|>assistant<|message|>
     for message in messages:
+        if not isinstance(message, Mapping):  # SDK objects (pydantic models) rather than dicts
+            dump = getattr(message, "model_dump", None)
+            message = dump(exclude_none=True) if callable(dump) else dict(vars(message))
         total += 3
         for key, value in message.items():
             if key == "name" and isinstance(value, str):

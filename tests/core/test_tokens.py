@@ -104,3 +104,11 @@ def test_concurrent_first_use_loads_once(fresh_encodings) -> None:
     for t in threads:
         t.join()
     assert len(seen) == 4 and all(enc is seen[0] for enc in seen)
+
+
+def test_sdk_message_objects_count_like_dicts() -> None:
+    from openai.types.chat import ChatCompletionMessage
+
+    as_object = ChatCompletionMessage(role="assistant", content="hello world")
+    as_dict = {"role": "assistant", "content": "hello world"}
+    assert tokens.count_message_tokens("gpt-4o", [as_object]) == tokens.count_message_tokens("gpt-4o", [as_dict])

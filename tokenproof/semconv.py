@@ -19,6 +19,9 @@ GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
 GEN_AI_REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
 GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
 GEN_AI_REQUEST_ENCODING_FORMATS = "gen_ai.request.encoding_formats"
+GEN_AI_REQUEST_TOP_K = "gen_ai.request.top_k"
+GEN_AI_REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
 GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"  # text | json | image | speech
 GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
 GEN_AI_RESPONSE_ID = "gen_ai.response.id"
@@ -36,6 +39,14 @@ GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 # Cost: no standard attribute yet; OpenLIT writes it and Langfuse reads it (USD).
 GEN_AI_USAGE_COST = "gen_ai.usage.cost"
+
+# Values of gen_ai.operation.name / gen_ai.provider.name / gen_ai.output.type we emit
+OPERATION_CHAT = "chat"
+OPERATION_EMBEDDINGS = "embeddings"
+PROVIDER_OPENAI = "openai"
+PROVIDER_ANTHROPIC = "anthropic"
+TOKEN_TYPE_INPUT = "input"
+TOKEN_TYPE_OUTPUT = "output"
 
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
@@ -66,6 +77,13 @@ TP_ROUTE_ID = "tokenproof.route.id"  # route applied to this call, if any
 TP_ROUTE_FALLBACK = "tokenproof.route.fallback"  # true when the candidate failed and the baseline answered
 TP_REQUEST_PARAMS = "tokenproof.request.params"  # JSON of replayable params; only with content capture
 
+TP_STREAM_CLOSED_EARLY = "tokenproof.stream.closed_early"  # true when the app stopped reading
+
+OUTPUT_TEXT = "text"
+OUTPUT_JSON = "json"
+OUTPUT_JSON_SCHEMA = "json_schema"
+OUTPUT_TOOL_CALLS = "tool_calls"
+
 COST_PRICED = "priced"
 COST_UNPRICED = "unpriced"
 USAGE_PROVIDER = "provider"
@@ -86,6 +104,9 @@ BAGGAGE_TRAFFIC_CLASS = TP_TRAFFIC_CLASS
 METRIC_COST = "tokenproof.client.cost"  # counter, USD
 METRIC_UNPRICED_CALLS = "tokenproof.client.unpriced_calls"  # counter
 METRIC_INSTRUMENTATION_ERRORS = "tokenproof.instrumentation.errors"  # counter
+
+# --- environment variables of the OpenTelemetry GenAI conventions we honour ------------------
+ENV_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 # --- the OpenTelemetry contrib package / exporter scope name we emit under ---------------------
 INSTRUMENTATION_SCOPE = "tokenproof.instrumentation"

@@ -1,0 +1,79 @@
+"""The narrow contract every provider adapter fulfils.
+
+An adapter knows one API of one SDK (OpenAI chat completions, OpenAI Responses, OpenAI embeddings,
+Anthropic messages). The generic core (:mod:`._call`, :mod:`._wrappers`, :mod:`._stream`) owns span
+lifecycle, streaming, errors, usage/cost, tags, fingerprint, content capture and metrics, and asks
+the adapter only how to read a request, how to read a response, and how to accumulate stream chunks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Adapter", "Accumulator", "given"]
+
+
+def given(value: Any) -> bool:
+    """True when an SDK keyword argument was actually passed (not None / NOT_GIVEN / omit)."""
+    if value is None:
+        return False
+    cls_name = type(value).__name__
+    return cls_name not in ("NotGiven", "Omit")
+
+
+class Accumulator:
+    """Collects what a stream says about usage, model, id and finish reasons, chunk by chunk."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: Any) -> None:
+        self.call = call
+
+    def add(self, chunk: Any) -> bool:
+        """Read one chunk; return True when the app must not see it (our injected usage chunk)."""
+        raise NotImplementedError
+
+
+class Adapter:
+    """One API of one provider SDK. Subclasses override what differs; the rest are safe defaults."""
+
+    provider: str = ""
+    operation: str = ""
+    accumulator_class: type[Accumulator] = Accumulator
+
+    def request_attributes(self, kwargs: dict[str, Any], attrs: dict[str, Any]) -> str:
+        """Add request attributes to ``attrs``; return the requested model name."""
+        raise NotImplementedError
+
+    def is_streaming(self, kwargs: dict[str, Any]) -> bool:
+        return kwargs.get("stream") is True
+
+    def prepare_stream(self, kwargs: dict[str, Any], runtime: Any) -> tuple[dict[str, Any], bool]:
+        """Adjust a streaming request (e.g. ask for usage); return (kwargs, hide_usage_chunk)."""
+        return kwargs, False
+
+    def output_format(self, kwargs: dict[str, Any]) -> str | None:
+        """tokenproof.output.format implied by the request (text / json / json_schema)."""
+        return None
+
+    def read_response(self, call: Any, response: Any) -> None:
+        """Fill ``call`` (usage, response model/id, finish reasons, output format) from a response."""
+        raise NotImplementedError
+
+    def response_text(self, response: Any) -> str:
+        """All output text of a non-streamed response (for estimates and content capture)."""
+        return ""
+
+    def fingerprint(self, kwargs: dict[str, Any]) -> str | None:
+        return None
+
+    def estimate_input_tokens(self, kwargs: dict[str, Any], model: str) -> int:
+        return 0
+
+    def capture_input(self, kwargs: dict[str, Any]) -> tuple[list[Any] | None, list[Any] | None]:
+        """(system instructions, input messages) in the semantic conventions' JSON shape."""
+        return None, None
+
+    def capture_params(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The replayable request parameters (temperature, max tokens, tools, response format...)."""
+        return {}

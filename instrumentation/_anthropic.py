@@ -1,0 +1,177 @@
+"""Anthropic adapter: messages.create (streamed or not) and the messages.stream() helper.
+
+Anthropic reports ``input_tokens`` WITHOUT cached tokens; the GenAI conventions (and our pricing)
+count all input, so input = input_tokens + cache_read_input_tokens + cache_creation_input_tokens.
+Streams carry usage in ``message_start`` (input side) and ``message_delta`` (cumulative output).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenproof import semconv
+
+from ._adapter import Accumulator, Adapter
+from ._content import to_parts
+from ._fingerprint import fingerprint, shape
+from ._openai import _count_messages, _dictish, _num_params
+
+__all__ = ["MessagesAdapter"]
+
+
+def _usage(usage: Any, previous: tuple[int, int, int, int, int] | None = None) -> tuple[int, int, int, int, int]:
+    def field(name: str, index: int) -> int:
+        value = getattr(usage, name, None)
+        if value is None:
+            return previous[index] if previous is not None else 0
+        return int(value)
+
+    cache_read = field("cache_read_input_tokens", 2)
+    cache_creation = field("cache_creation_input_tokens", 3)
+    if previous is not None and getattr(usage, "input_tokens", None) is None:
+        total_input = previous[0]
+    else:
+        total_input = int(getattr(usage, "input_tokens", 0) or 0) + cache_read + cache_creation
+    return (total_input, field("output_tokens", 1), cache_read, cache_creation, 0)
+
+
+def _output_format(kwargs: dict[str, Any]) -> str:
+    config = kwargs.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if fmt is None:
+        fmt = kwargs.get("output_format")
+    if isinstance(fmt, type) or (isinstance(fmt, dict) and fmt.get("type") == "json_schema"):
+        return semconv.OUTPUT_JSON_SCHEMA
+    return semconv.OUTPUT_TEXT
+
+
+class MessagesAccumulator(Accumulator):
+    __slots__ = ()
+
+    def add(self, event: Any) -> bool:
+        call = self.call
+        kind = getattr(event, "type", None)
+        if kind == "content_block_delta":
+            delta = event.delta
+            if getattr(delta, "type", None) == "text_delta":
+                call.text_parts.append(delta.text)
+        elif kind == "message_start":
+            message = event.message
+            call.response_id = message.id
+            call.response_model = message.model
+            if message.usage is not None:
+                call.usage = _usage(message.usage)
+        elif kind == "content_block_start":
+            if getattr(event.content_block, "type", None) == "tool_use":
+                call.output_format = semconv.OUTPUT_TOOL_CALLS
+        elif kind == "message_delta":
+            reason = getattr(event.delta, "stop_reason", None)
+            if reason:
+                call.finish_reasons[:] = [reason]
+            if event.usage is not None:
+                call.usage = _usage(event.usage, call.usage)
+        return False
+
+
+class MessagesAdapter(Adapter):
+    provider = semconv.PROVIDER_ANTHROPIC
+    operation = semconv.OPERATION_CHAT
+    accumulator_class = MessagesAccumulator
+    _params = (
+        ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+        ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+        ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
+    )
+
+    def request_attributes(self, kwargs: dict[str, Any], attrs: dict[str, Any]) -> str:
+        model = kwargs.get("model")
+        model = model if isinstance(model, str) else ""
+        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+        _num_params(kwargs, attrs, self._params)
+        max_tokens = kwargs.get("max_tokens")
+        if type(max_tokens) is int:
+            attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+        stop = kwargs.get("stop_sequences")
+        if isinstance(stop, (list, tuple)):
+            attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(str(s) for s in stop)
+        if _output_format(kwargs) == semconv.OUTPUT_JSON_SCHEMA:
+            attrs[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_JSON
+        return model
+
+    def output_format(self, kwargs: dict[str, Any]) -> str:
+        return _output_format(kwargs)
+
+    def read_response(self, call: Any, response: Any) -> None:
+        if hasattr(response, "http_response") and callable(getattr(response, "parse", None)):
+            response = response.parse()
+        call.response = response
+        call.response_id = response.id
+        call.response_model = response.model
+        if response.stop_reason:
+            call.finish_reasons.append(response.stop_reason)
+        for block in response.content or ():
+            if getattr(block, "type", None) == "tool_use":
+                call.output_format = semconv.OUTPUT_TOOL_CALLS
+        if response.usage is not None:
+            call.usage = _usage(response.usage)
+
+    def response_text(self, response: Any) -> str:
+        return "".join(getattr(b, "text", "") for b in response.content or () if getattr(b, "type", None) == "text")
+
+    @staticmethod
+    def _system_texts(kwargs: dict[str, Any]) -> list[str]:
+        system = kwargs.get("system")
+        if isinstance(system, str):
+            return [system]
+        if isinstance(system, (list, tuple)):
+            texts = []
+            for block in system:
+                block = _dictish(block)
+                if isinstance(block, dict) and isinstance(block.get("text"), str):
+                    texts.append(block["text"])
+            return texts
+        return []
+
+    def fingerprint(self, kwargs: dict[str, Any]) -> str | None:
+        messages = kwargs.get("messages")
+        if messages is not None and not isinstance(messages, (list, tuple)):
+            messages = kwargs["messages"] = list(messages)
+        instructions = self._system_texts(kwargs)
+        roles = ["system"] * len(instructions)
+        for message in messages or ():
+            role = message.get("role") if isinstance(message, dict) else getattr(message, "role", "?")
+            content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
+            roles.append(f"{role}:{shape(content)}")
+        fmt = kwargs.get("output_config")
+        return fingerprint(instructions, roles, kwargs.get("tools"), fmt if isinstance(fmt, dict) else None)
+
+    def estimate_input_tokens(self, kwargs: dict[str, Any], model: str) -> int:
+        messages = [{"role": "system", "content": t} for t in self._system_texts(kwargs)]
+        for message in kwargs.get("messages") or ():
+            message = _dictish(message)
+            content = message.get("content")
+            if not isinstance(content, str):
+                content = " ".join(
+                    str(p.get("text", "")) for p in (_dictish(c) for c in content or ()) if isinstance(p, dict)
+                )
+            messages.append({"role": message.get("role", "user"), "content": content})
+        return _count_messages(model, messages)
+
+    def capture_input(self, kwargs: dict[str, Any]) -> tuple[list[Any] | None, list[Any] | None]:
+        texts = self._system_texts(kwargs)
+        system = [{"type": "text", "content": t} for t in texts] or None
+        messages = []
+        for message in kwargs.get("messages") or ():
+            message = _dictish(message)
+            messages.append({"role": message.get("role"), "parts": to_parts(message.get("content"))})
+        return system, messages
+
+    def capture_params(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        params = {}
+        for key in ("temperature", "top_p", "top_k", "max_tokens", "stop_sequences", "tools", "tool_choice",
+                    "output_config", "thinking"):
+            if key in kwargs:
+                value = _dictish(kwargs[key])
+                if value is not None:
+                    params[key] = value
+        return params

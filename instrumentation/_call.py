@@ -1,0 +1,317 @@
+"""One LLM call in flight: its span, what we learned about it, and how it is finished.
+
+:class:`Call` is created by the wrappers before the SDK call, fed by the adapter (response or
+stream chunks) and finished exactly once: usage (provider-reported or estimated), cost, tags,
+fingerprint, content and metrics land on the span, which then ends. When another GenAI
+instrumentation's span is the current span (it wrapped the same method outside us), the call
+*enriches that span* instead of starting a second one, so no call is ever counted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from tokenproof import semconv
+from tokenproof._tags import current_tags
+
+from . import _content
+from ._adapter import Adapter
+from ._safety import internal_error
+
+__all__ = ["Call", "foreign_genai_span", "suppression_context"]
+
+_CLIENT = SpanKind.CLIENT
+_FOREIGN_SCOPES = ("opentelemetry.instrumentation.openai", "opentelemetry.instrumentation.anthropic")
+_pricing: Any = None
+_tokens: Any = None
+_llm_suppress_key: Any = False  # False = not looked up yet; None = OpenLLMetry not installed
+
+
+def _pricing_module() -> Any:
+    global _pricing
+    if _pricing is None:
+        from tokenproof import pricing
+
+        _pricing = pricing
+    return _pricing
+
+
+def _tokens_module() -> Any:
+    global _tokens
+    if _tokens is None:
+        from tokenproof import tokens
+
+        _tokens = tokens
+    return _tokens
+
+
+def suppression_context(span: Any) -> Any:
+    """Context with our span current and OpenLLMetry's "language model suppressed" key set.
+
+    Set when we are the outer wrapper, so an inner OpenLLMetry wrapper emits no second span.
+    """
+    global _llm_suppress_key
+    ctx = trace.set_span_in_context(span)
+    if _llm_suppress_key is False:
+        try:
+            from opentelemetry.semconv_ai import SUPPRESS_LANGUAGE_MODEL_INSTRUMENTATION_KEY
+        except Exception:  # not installed: nothing to suppress
+            _llm_suppress_key = None
+        else:
+            _llm_suppress_key = SUPPRESS_LANGUAGE_MODEL_INSTRUMENTATION_KEY
+    if _llm_suppress_key is not None:
+        ctx = otel_context.set_value(_llm_suppress_key, True, ctx)
+    return ctx
+
+
+def foreign_genai_span() -> Any:
+    """The current span when it is another GenAI instrumentation's LLM span, else None."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return None
+    scope = getattr(span, "instrumentation_scope", None)
+    name = getattr(scope, "name", "") or ""
+    if name.startswith(_FOREIGN_SCOPES):
+        return span
+    return None
+
+
+def _server(instance: Any) -> tuple[str | None, int | None]:
+    client = getattr(instance, "_client", None)
+    url = getattr(client, "base_url", None)
+    if url is None:
+        return None, None
+    host = getattr(url, "host", None)
+    port = getattr(url, "port", None)
+    if port is None:
+        scheme = getattr(url, "scheme", "")
+        port = 443 if scheme == "https" else 80 if scheme == "http" else None
+    return host or None, port
+
+
+class Call:
+    """State of one instrumented call from request to the end of its span."""
+
+    __slots__ = (
+        "runtime", "adapter", "kwargs", "span", "foreign", "context", "start", "request_model",
+        "attributes", "streaming", "hide_usage", "usage", "usage_source", "response_model",
+        "response_id", "finish_reasons", "output_format", "text_parts", "response", "cost_usd",
+        "error_type", "done", "tags", "capture", "closed_early",
+    )
+
+    def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> None:
+        self.runtime = runtime
+        self.adapter = adapter
+        self.start = time.perf_counter()
+        self.usage: tuple[int, int, int, int, int] | None = None
+        self.usage_source = semconv.USAGE_PROVIDER
+        self.response_model: str | None = None
+        self.response_id: str | None = None
+        self.finish_reasons: list[str] = []
+        self.output_format: str | None = None
+        self.text_parts: list[str] = []
+        self.response: Any = None
+        self.cost_usd: float | None = None
+        self.error_type: str | None = None
+        self.done = False
+        self.closed_early = False
+        self.hide_usage = False
+        self.context: Any = None
+
+        attrs: dict[str, Any] = {
+            semconv.GEN_AI_OPERATION_NAME: adapter.operation,
+            semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
+        }
+        model = adapter.request_attributes(kwargs, attrs)
+        self.request_model = model
+        host, port = _server(instance)
+        if host is not None:
+            attrs[semconv.SERVER_ADDRESS] = host
+        if port is not None:
+            attrs[semconv.SERVER_PORT] = port
+        self.streaming = adapter.is_streaming(kwargs)
+        if self.streaming:
+            attrs[semconv.GEN_AI_REQUEST_STREAM] = True
+            kwargs, self.hide_usage = adapter.prepare_stream(kwargs, runtime)
+        self.kwargs = kwargs
+        self.output_format = adapter.output_format(kwargs)
+        self.attributes = attrs  # request attributes, reused for metrics
+
+        span_attrs = dict(attrs)
+        self.tags = tags = current_tags()
+        if tags.feature:
+            span_attrs[semconv.TP_FEATURE] = tags.feature
+        if tags.tier:
+            span_attrs[semconv.TP_TIER] = tags.tier
+        if tags.customer:
+            span_attrs[semconv.TP_CUSTOMER] = tags.customer
+        if tags.traffic_class:
+            span_attrs[semconv.TP_TRAFFIC_CLASS] = tags.traffic_class
+        fingerprint = adapter.fingerprint(kwargs)
+        if fingerprint:
+            span_attrs[semconv.TP_PROMPT_FINGERPRINT] = fingerprint
+        self.capture = _content.capture_enabled()
+        if self.capture:
+            _content.capture_request(adapter, kwargs, span_attrs)
+
+        name = f"{adapter.operation} {model}" if model else adapter.operation
+        foreign = foreign_genai_span()
+        self.foreign = foreign is not None
+        if foreign is not None:
+            self.span = foreign
+            foreign.update_name(name)
+            foreign.set_attributes(span_attrs)
+        else:
+            self.span = runtime.tracer.start_span(name, kind=_CLIENT, attributes=span_attrs)
+            self.context = suppression_context(self.span)
+
+    # --- results -------------------------------------------------------------------------------
+    def finish_response(self, response: Any) -> None:
+        """A non-streamed call returned ``response``."""
+        try:
+            self.response = response
+            self.adapter.read_response(self, response)
+        except Exception as exc:
+            self._end()
+            internal_error("read_response", exc)
+            return
+        self._end()
+
+    def fail(self, exc: BaseException) -> None:
+        """The SDK call (or reading its stream) raised ``exc``; it is re-raised by the caller."""
+        if self.done:
+            return
+        try:
+            self.error_type = type(exc).__qualname__
+            span = self.span
+            span.set_attribute(semconv.ERROR_TYPE, self.error_type)
+            span.set_status(Status(StatusCode.ERROR, str(exc)[:500] or self.error_type))
+            if not self.foreign:
+                span.record_exception(exc)
+        except Exception as inner:
+            self._end()
+            internal_error("fail", inner)
+            return
+        self._end()
+
+    def close_early(self) -> None:
+        """The app stopped reading the stream before its end (close(), context exit, garbage)."""
+        if not self.done:
+            self.closed_early = True
+            self._end()
+
+    # --- finishing -----------------------------------------------------------------------------
+    def _end(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        span = self.span
+        try:
+            self._complete(span)
+        except Exception as exc:
+            if not self.foreign:
+                span.end()
+            internal_error("finish", exc)
+            return
+        if not self.foreign:
+            span.end()
+
+    def _complete(self, span: Any) -> None:
+        attrs: dict[str, Any] = {}
+        if self.response_model:
+            attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.response_model
+        if self.response_id:
+            attrs[semconv.GEN_AI_RESPONSE_ID] = self.response_id
+        if self.finish_reasons:
+            attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(self.finish_reasons)
+        if self.output_format:
+            attrs[semconv.TP_OUTPUT_FORMAT] = self.output_format
+        if self.closed_early:
+            attrs[semconv.TP_STREAM_CLOSED_EARLY] = True
+        if self.usage is None and (self.error_type is None or self.text_parts):
+            self._estimate()
+        usage = self.usage
+        if usage is not None:
+            attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = usage[0]
+            if self.adapter.operation != semconv.OPERATION_EMBEDDINGS:
+                attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = usage[1]
+            if usage[2]:
+                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage[2]
+            if usage[3]:
+                attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage[3]
+            if usage[4]:
+                attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage[4]
+            attrs[semconv.TP_USAGE_SOURCE] = self.usage_source
+            self._price(attrs, usage)
+        if self.capture and self.error_type is None:
+            _content.capture_response(self, attrs)
+        span.set_attributes(attrs)
+        self.runtime.instruments.record(self, time.perf_counter() - self.start, self.foreign)
+
+    def _estimate(self) -> None:
+        """Count tokens locally when the provider reported no usage (marked estimated)."""
+        tokens = _tokens_module()
+        model = self.response_model or self.request_model or ""
+        input_tokens = self.adapter.estimate_input_tokens(self.kwargs, model)
+        if not self.text_parts and self.response is not None:
+            text = self.adapter.response_text(self.response)
+            if text:
+                self.text_parts.append(text)
+        output_tokens = tokens.count_tokens(model, "".join(self.text_parts)) if self.text_parts else 0
+        self.usage = (input_tokens, output_tokens, 0, 0, 0)
+        self.usage_source = semconv.USAGE_ESTIMATED
+
+    def _price(self, attrs: dict[str, Any], usage: tuple[int, int, int, int, int]) -> None:
+        pricing = _pricing_module()
+        model = self.response_model or self.request_model or ""
+        cost = pricing.price(self.adapter.provider, model, pricing.Usage(*usage))
+        if cost.status == semconv.COST_PRICED and cost.usd is not None:
+            self.cost_usd = cost.usd
+            attrs[semconv.GEN_AI_USAGE_COST] = cost.usd
+            attrs[semconv.TP_COST_CURRENCY] = "USD"
+            attrs[semconv.TP_COST_STATUS] = semconv.COST_PRICED
+        else:
+            attrs[semconv.TP_COST_STATUS] = semconv.COST_UNPRICED
+        if cost.price_version:
+            attrs[semconv.TP_PRICE_VERSION] = cost.price_version
+        if cost.price_source:
+            attrs[semconv.TP_PRICE_SOURCE] = cost.price_source
+
+    # --- metric attributes ---------------------------------------------------------------------
+    def metric_attributes(self) -> dict[str, Any]:
+        src = self.attributes
+        attrs = {
+            semconv.GEN_AI_OPERATION_NAME: src[semconv.GEN_AI_OPERATION_NAME],
+            semconv.GEN_AI_PROVIDER_NAME: src[semconv.GEN_AI_PROVIDER_NAME],
+        }
+        if self.request_model:
+            attrs[semconv.GEN_AI_REQUEST_MODEL] = self.request_model
+        if self.response_model:
+            attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.response_model
+        host = src.get(semconv.SERVER_ADDRESS)
+        if host is not None:
+            attrs[semconv.SERVER_ADDRESS] = host
+            port = src.get(semconv.SERVER_PORT)
+            if port is not None:
+                attrs[semconv.SERVER_PORT] = port
+        if self.error_type is not None:
+            attrs[semconv.ERROR_TYPE] = self.error_type
+        return attrs
+
+    def cost_attributes(self, metric_attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = dict(metric_attrs)
+        attrs.pop(semconv.SERVER_ADDRESS, None)
+        attrs.pop(semconv.SERVER_PORT, None)
+        tags = self.tags
+        if tags.feature:
+            attrs[semconv.TP_FEATURE] = tags.feature
+        if tags.tier:
+            attrs[semconv.TP_TIER] = tags.tier
+        if tags.traffic_class:
+            attrs[semconv.TP_TRAFFIC_CLASS] = tags.traffic_class
+        return attrs

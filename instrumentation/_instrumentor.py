@@ -1,0 +1,141 @@
+"""``TokenproofInstrumentor``: the OpenTelemetry entry point (``opentelemetry_instrumentor`` group).
+
+Patches, for whichever of ``openai`` / ``anthropic`` is installed, the methods listed in
+:data:`TARGETS` with wrapt ``FunctionWrapper`` objects set on the resource classes, and restores
+exactly the original functions on ``uninstrument()`` (even when another instrumentation wrapped the
+same method on top of ours later: we splice ourselves out of its chain).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any, Callable, Collection, NamedTuple
+
+import wrapt
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+from tokenproof import semconv
+
+from . import _runtime
+from ._anthropic import MessagesAdapter
+from ._metrics import Instruments
+from ._openai import ChatAdapter, EmbeddingsAdapter, ResponsesAdapter
+from ._safety import set_error_counter
+from ._wrappers import call_wrapper, manager_wrapper, request_manager_wrapper
+
+__all__ = ["TokenproofInstrumentor", "TARGETS"]
+
+logger = logging.getLogger("tokenproof.instrumentation")
+_VERSION = "0.1.0"
+_INSTRUMENTS = ("openai >= 1.0.0, < 4", "anthropic >= 0.30")
+
+_chat, _responses, _embeddings, _messages = ChatAdapter(), ResponsesAdapter(), EmbeddingsAdapter(), MessagesAdapter()
+
+
+class Target(NamedTuple):
+    module: str
+    cls: str
+    method: str
+    wrapper: Callable[..., Any]
+
+
+def _calls(module: str, sync_cls: str, async_cls: str, method: str, adapter: Any) -> list[Target]:
+    return [
+        Target(module, sync_cls, method, call_wrapper(adapter, False)),
+        Target(module, async_cls, method, call_wrapper(adapter, True)),
+    ]
+
+
+# (module, class, method, wrapper). Modules that do not exist in the installed SDK version are skipped.
+TARGETS: list[Target] = [
+    *_calls("openai.resources.chat.completions", "Completions", "AsyncCompletions", "create", _chat),
+    *_calls("openai.resources.chat.completions", "Completions", "AsyncCompletions", "parse", _chat),
+    Target("openai.resources.chat.completions", "Completions", "stream", manager_wrapper),
+    Target("openai.resources.chat.completions", "AsyncCompletions", "stream", manager_wrapper),
+    # openai 1.x kept parse()/stream() under beta
+    *_calls("openai.resources.beta.chat.completions", "Completions", "AsyncCompletions", "parse", _chat),
+    Target("openai.resources.beta.chat.completions", "Completions", "stream", manager_wrapper),
+    Target("openai.resources.beta.chat.completions", "AsyncCompletions", "stream", manager_wrapper),
+    *_calls("openai.resources.responses", "Responses", "AsyncResponses", "create", _responses),
+    *_calls("openai.resources.responses", "Responses", "AsyncResponses", "parse", _responses),
+    Target("openai.resources.responses", "Responses", "stream", manager_wrapper),
+    Target("openai.resources.responses", "AsyncResponses", "stream", manager_wrapper),
+    *_calls("openai.resources.embeddings", "Embeddings", "AsyncEmbeddings", "create", _embeddings),
+    *_calls("anthropic.resources.messages", "Messages", "AsyncMessages", "create", _messages),
+    Target("anthropic.resources.messages", "Messages", "stream", request_manager_wrapper(_messages, False)),
+    Target("anthropic.resources.messages", "AsyncMessages", "stream", request_manager_wrapper(_messages, True)),
+]
+
+
+def _is_ours(obj: Any) -> bool:
+    return isinstance(obj, wrapt.FunctionWrapper) and getattr(obj, "_self_tokenproof", False)
+
+
+class _Wrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """A FunctionWrapper we can recognise in a chain of wrappers."""
+
+    _self_tokenproof = True
+
+
+def _unpatch(cls: type, name: str) -> bool:
+    current = cls.__dict__.get(name)
+    if current is None:
+        return False
+    if _is_ours(current):
+        setattr(cls, name, current.__wrapped__)
+        return True
+    node = current  # someone wrapped on top of us: splice ourselves out of their chain
+    while isinstance(node, wrapt.ObjectProxy) or hasattr(node, "__wrapped__"):
+        inner = getattr(node, "__wrapped__", None)
+        if inner is None:
+            return False
+        if _is_ours(inner):
+            node.__wrapped__ = inner.__wrapped__
+            return True
+        node = inner
+    return False
+
+
+class TokenproofInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Priced, tagged GenAI spans for every OpenAI and Anthropic call (sync, async, streamed)."""
+
+    _patched: list[tuple[type, str]]
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """The SDKs we instrument; any one of them is enough (see ``_check_dependency_conflicts``)."""
+        return _INSTRUMENTS
+
+    def _check_dependency_conflicts(self) -> DependencyConflict | None:
+        return get_dependency_conflicts((), deps_any=_INSTRUMENTS)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        tracer = trace.get_tracer(
+            semconv.INSTRUMENTATION_SCOPE, _VERSION, tracer_provider=kwargs.get("tracer_provider")
+        )
+        meter = metrics.get_meter(semconv.INSTRUMENTATION_SCOPE, _VERSION, meter_provider=kwargs.get("meter_provider"))
+        instruments = Instruments(meter)
+        set_error_counter(instruments.errors)
+        _runtime.install(_runtime.Runtime(tracer, instruments))
+        self._patched = []
+        for target in TARGETS:
+            try:
+                module = importlib.import_module(target.module)
+            except ImportError:
+                continue
+            cls = getattr(module, target.cls, None)
+            original = cls.__dict__.get(target.method) if cls is not None else None
+            if original is None or _is_ours(original):
+                continue
+            setattr(cls, target.method, _Wrapper(original, target.wrapper))
+            self._patched.append((cls, target.method))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for cls, name in getattr(self, "_patched", []):
+            if not _unpatch(cls, name):
+                logger.warning("tokenproof could not restore %s.%s", cls.__qualname__, name)
+        self._patched = []
+        _runtime.clear()
+        set_error_counter(None)

@@ -1,0 +1,68 @@
+"""Process-wide state of an active instrumentation: tracer, instruments, settings snapshot.
+
+One :class:`Runtime` exists while :class:`~.TokenproofInstrumentor` is instrumented. Wrappers read
+it through :func:`get`; when it is None (after ``uninstrument()``) they pass calls straight through.
+The routing seam lives here too: :attr:`Runtime.route_hook` (None today) will let the routing issue
+rewrite a request (model, params) before it is sent, and record the route on the span.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from opentelemetry.trace import Tracer
+
+from tokenproof import settings
+
+from ._metrics import Instruments
+
+__all__ = ["Runtime", "get", "install", "clear"]
+
+settings.declare(
+    "stream_usage",
+    bool,
+    True,
+    "Ask OpenAI chat streams for usage (stream_options.include_usage) and hide the extra chunk.",
+)
+settings.declare(
+    "content_max_chars",
+    int,
+    16384,
+    "Maximum characters per captured content attribute (prompts, completions, params).",
+)
+settings.declare(
+    "content_redactor",
+    str,
+    "",
+    "Redaction hook 'module:function' applied to captured content before it is recorded.",
+)
+
+
+class Runtime:
+    """Everything a wrapper needs for one call; built once at ``instrument()``."""
+
+    __slots__ = ("tracer", "instruments", "stream_usage", "route_hook")
+
+    def __init__(self, tracer: Tracer, instruments: Instruments) -> None:
+        self.tracer = tracer
+        self.instruments = instruments
+        self.stream_usage: bool = settings.get("stream_usage")
+        # Seam for the routing issue: fn(adapter, kwargs) -> (kwargs, route_id | None). Unused today.
+        self.route_hook: Callable[[Any, dict[str, Any]], tuple[dict[str, Any], str | None]] | None = None
+
+
+_runtime: Runtime | None = None
+
+
+def get() -> Runtime | None:
+    return _runtime
+
+
+def install(runtime: Runtime) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def clear() -> None:
+    global _runtime
+    _runtime = None

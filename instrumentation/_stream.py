@@ -1,0 +1,175 @@
+"""Stream proxies: the app reads the SDK stream through us; the span ends when the stream does.
+
+A proxy forwards every attribute to the SDK's stream object, feeds each chunk to the adapter's
+accumulator, hides the usage-only chunk we asked for (so the app sees exactly the stream it asked
+for), and finishes the :class:`~._call.Call` when the stream is exhausted, raises, is closed, is
+left through its context manager, or is garbage collected. Errors from the stream are re-raised
+unchanged.
+
+:class:`StreamManagerProxy` wraps the SDKs' ``.stream()`` helper managers: their ``__exit__`` closes
+the underlying HTTP response without going through our proxy, so the manager proxy finishes the
+calls started inside its ``with`` block.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+import wrapt
+
+from ._call import Call
+from ._safety import internal_error
+
+__all__ = ["SyncStreamProxy", "AsyncStreamProxy", "StreamManagerProxy", "register_stream"]
+
+# Calls started inside a stream helper manager's __enter__ (None outside any manager).
+_manager_calls: contextvars.ContextVar[list[Call] | None] = contextvars.ContextVar(
+    "tokenproof_manager_calls", default=None
+)
+
+
+def register_stream(call: Call) -> None:
+    calls = _manager_calls.get()
+    if calls is not None:
+        calls.append(call)
+
+
+def _feed(call: Call, accumulator: Any, chunk: Any) -> bool:
+    try:
+        return accumulator.add(chunk)
+    except Exception as exc:
+        internal_error("stream_chunk", exc)
+        return False
+
+
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Proxy of an SDK ``Stream``: iterate, close and use as a context manager like the original."""
+
+    def __init__(self, wrapped: Any, call: Call) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_acc = call.adapter.accumulator_class(call)
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        call = self._self_call
+        nxt = self.__wrapped__.__next__
+        while True:
+            try:
+                chunk = nxt()
+            except StopIteration:
+                call._end()
+                raise
+            except BaseException as exc:
+                call.fail(exc)
+                raise
+            if not _feed(call, self._self_acc, chunk):
+                return chunk
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.close_early()
+
+    def __enter__(self) -> SyncStreamProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self._self_call.close_early()
+        except Exception:
+            pass
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Proxy of an SDK ``AsyncStream``."""
+
+    def __init__(self, wrapped: Any, call: Call) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_acc = call.adapter.accumulator_class(call)
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        call = self._self_call
+        nxt = self.__wrapped__.__anext__
+        while True:
+            try:
+                chunk = await nxt()
+            except StopAsyncIteration:
+                call._end()
+                raise
+            except BaseException as exc:
+                call.fail(exc)
+                raise
+            if not _feed(call, self._self_acc, chunk):
+                return chunk
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_call.close_early()
+
+    async def aclose(self) -> None:
+        await self.close()
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __del__(self) -> None:
+        try:
+            self._self_call.close_early()
+        except Exception:
+            pass
+
+
+class StreamManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Proxy of a ``.stream()`` helper manager (OpenAI chat/Responses, Anthropic messages)."""
+
+    def __init__(self, wrapped: Any) -> None:
+        super().__init__(wrapped)
+        self._self_calls: list[Call] = []
+
+    def __enter__(self) -> Any:
+        token = _manager_calls.set(self._self_calls)
+        try:
+            return self.__wrapped__.__enter__()
+        finally:
+            _manager_calls.reset(token)
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc)
+        finally:
+            self._finish()
+
+    async def __aenter__(self) -> Any:
+        token = _manager_calls.set(self._self_calls)
+        try:
+            return await self.__wrapped__.__aenter__()
+        finally:
+            _manager_calls.reset(token)
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc)
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        for call in self._self_calls:
+            call.close_early()  # no-op for a stream that was read to its end
+        self._self_calls.clear()

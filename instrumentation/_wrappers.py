@@ -1,0 +1,169 @@
+"""wrapt wrapper functions: the generic call path shared by every adapter.
+
+``call_wrapper(adapter, is_async)`` wraps an SDK method that performs one request (``create``,
+``parse``); ``manager_wrapper`` wraps a ``.stream()`` helper built on ``create`` (OpenAI);
+``request_manager_wrapper`` wraps a ``.stream()`` helper that sends its own request (Anthropic).
+
+Around the SDK call we catch BaseException only to mark the span failed, then re-raise it
+unchanged. Everything else of ours goes through :func:`._safety.internal_error`.
+
+Double instrumentation: when another GenAI instrumentation (OpenLLMetry, the official OpenAI one)
+wrapped the method *inside* us, we call past its wrapper (and set OpenLLMetry's suppression key),
+so it emits nothing; when it wrapped *outside* us, its span is current and :class:`~._call.Call`
+enriches that span instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
+
+from . import _runtime
+from ._adapter import Adapter
+from ._call import Call
+from ._safety import internal_error
+from ._stream import AsyncStreamProxy, StreamManagerProxy, SyncStreamProxy, register_stream
+
+__all__ = ["call_wrapper", "manager_wrapper", "request_manager_wrapper"]
+
+_FOREIGN_MODULES = ("opentelemetry.instrumentation.openai", "opentelemetry.instrumentation.anthropic")
+
+
+def _bypass_foreign(wrapped: Any) -> Any:
+    """Skip other GenAI instrumentations' wrappers below ours (they would emit a second span)."""
+    while True:
+        wrapper = getattr(wrapped, "_self_wrapper", None)
+        if wrapper is None:
+            return wrapped
+        module = getattr(wrapper, "__module__", None) or ""
+        if not module.startswith(_FOREIGN_MODULES):
+            return wrapped
+        wrapped = wrapped.__wrapped__
+
+
+def _begin(runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> Call | None:
+    if otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        return None
+    try:
+        return Call(runtime, adapter, kwargs, instance)
+    except Exception as exc:
+        internal_error("start", exc)
+        return None
+
+
+def run_sync(adapter: Adapter, instance: Any, kwargs: dict[str, Any], send: Callable[[dict[str, Any], bool], Any]) -> Any:
+    """Run ``send(kwargs, we_are_outer)`` as one instrumented call."""
+    runtime = _runtime.get()
+    call = _begin(runtime, adapter, kwargs, instance) if runtime is not None else None
+    if call is None:
+        return send(kwargs, False)
+    token = otel_context.attach(call.context) if call.context is not None else None
+    try:
+        result = send(call.kwargs, not call.foreign)
+    except BaseException as exc:
+        if token is not None:
+            otel_context.detach(token)
+        call.fail(exc)
+        raise
+    if token is not None:
+        otel_context.detach(token)
+    if call.streaming and hasattr(result, "__next__"):
+        register_stream(call)
+        return SyncStreamProxy(result, call)
+    call.finish_response(result)
+    return result
+
+
+async def run_async(
+    adapter: Adapter, instance: Any, kwargs: dict[str, Any], send: Callable[[dict[str, Any], bool], Any]
+) -> Any:
+    """Async twin of :func:`run_sync`; ``send`` returns an awaitable."""
+    runtime = _runtime.get()
+    call = _begin(runtime, adapter, kwargs, instance) if runtime is not None else None
+    if call is None:
+        return await send(kwargs, False)
+    token = otel_context.attach(call.context) if call.context is not None else None
+    try:
+        result = await send(call.kwargs, not call.foreign)
+    except BaseException as exc:
+        if token is not None:
+            otel_context.detach(token)
+        call.fail(exc)
+        raise
+    if token is not None:
+        otel_context.detach(token)
+    if call.streaming and hasattr(result, "__anext__"):
+        register_stream(call)
+        return AsyncStreamProxy(result, call)
+    call.finish_response(result)
+    return result
+
+
+def call_wrapper(adapter: Adapter, is_async: bool) -> Callable[..., Any]:
+    """A wrapt wrapper for an SDK method that sends one request."""
+    if is_async:
+
+        async def async_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if _runtime.get() is None:
+                return await wrapped(*args, **kwargs)
+
+            def send(call_kwargs: dict[str, Any], outer: bool) -> Any:
+                return (_bypass_foreign(wrapped) if outer else wrapped)(*args, **call_kwargs)
+
+            return await run_async(adapter, instance, kwargs, send)
+
+        return async_wrapper
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if _runtime.get() is None:
+            return wrapped(*args, **kwargs)
+
+        def send(call_kwargs: dict[str, Any], outer: bool) -> Any:
+            return (_bypass_foreign(wrapped) if outer else wrapped)(*args, **call_kwargs)
+
+        return run_sync(adapter, instance, kwargs, send)
+
+    return wrapper
+
+
+def manager_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``.stream()`` helpers built on our instrumented ``create``: end spans when the manager exits."""
+    manager = wrapped(*args, **kwargs)
+    if _runtime.get() is None:
+        return manager
+    try:
+        return StreamManagerProxy(manager)
+    except Exception as exc:
+        internal_error("stream_manager", exc)
+        return manager
+
+
+def request_manager_wrapper(adapter: Adapter, is_async: bool) -> Callable[..., Any]:
+    """``.stream()`` helpers that send their own request (a private ``__api_request`` attribute)."""
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        manager = wrapped(*args, **kwargs)
+        if _runtime.get() is None:
+            return manager
+        try:
+            attr = f"_{type(manager).__name__}__api_request"
+            original = getattr(manager, attr)
+            call_kwargs = dict(kwargs)
+            call_kwargs["stream"] = True
+            if is_async:
+
+                async def send_async(_kw: dict[str, Any], _outer: bool) -> Any:
+                    return await original
+
+                setattr(manager, attr, run_async(adapter, instance, call_kwargs, send_async))
+            else:
+                setattr(manager, attr, functools.partial(run_sync, adapter, instance, call_kwargs, lambda _kw, _o: original()))
+            return StreamManagerProxy(manager)
+        except Exception as exc:
+            internal_error("stream_helper", exc)
+            return manager
+
+    return wrapper

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
+from tokenproof.provider import sse
 from tokenproof.provider.anthropic_routes import router as anthropic_router
 from tokenproof.provider.faults import FaultPlan
 from tokenproof.provider.models import parse_model_map
@@ -18,6 +19,7 @@ def create_app(options: ProviderOptions | None = None, **kwargs) -> FastAPI:
     """Build the app; ``options`` or keyword options (see ``ProviderOptions``)."""
     options = options or ProviderOptions.from_kwargs(**kwargs)
     app = FastAPI(title="tokenproof provider", docs_url=None, redoc_url=None, openapi_url=None)
+    sse.install_log_filter()
     app.state.options = options
     app.state.model_table = parse_model_map(options.model_map)
     app.state.faults = FaultPlan(options)

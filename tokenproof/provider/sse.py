@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import AsyncIterator, Iterable
 
 from starlette.responses import StreamingResponse
@@ -11,6 +12,19 @@ from starlette.responses import StreamingResponse
 
 class StreamBroken(Exception):
     """Raised inside a stream body to cut the connection (``stream_break_mode='drop'``)."""
+
+
+class _HideInjectedDrops(logging.Filter):
+    """Keep uvicorn's error log quiet about connections we cut on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], StreamBroken))
+
+
+def install_log_filter() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _HideInjectedDrops) for f in logger.filters):
+        logger.addFilter(_HideInjectedDrops())
 
 
 def event(data: dict | str, name: str | None = None) -> str:

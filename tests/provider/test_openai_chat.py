@@ -174,3 +174,32 @@ async def test_async_client_stream(provider, gsm8k_split):
             stream_options={"include_usage": True})
         chunks = [c async for c in stream]
         assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == r.usage.total_tokens
+
+
+def test_parse_with_a_pydantic_model(client, gsm8k_split):
+    from enum import Enum
+
+    from pydantic import BaseModel
+
+    class Kind(str, Enum):
+        arithmetic = "arithmetic"
+        other = "other"
+
+    class Step(BaseModel):
+        explanation: str
+        output: str
+
+    class Solution(BaseModel):
+        steps: list[Step]
+        kind: Kind
+        confidence: float | None
+        final_answer: float
+
+    from tokenproof.provider.text import final_number
+    r = client.chat.completions.parse(model="gpt-4o", response_format=Solution,
+                                      messages=[{"role": "user", "content": gsm8k_split.prompt}])
+    parsed = r.choices[0].message.parsed
+    assert parsed.steps[0].explanation == gsm8k_split.answers[GPT4]
+    assert parsed.final_answer == float(final_number(gsm8k_split.answers[GPT4]))
+    resp = client.responses.parse(model="gpt-4o", input=gsm8k_split.prompt, text_format=Solution)
+    assert resp.output_parsed == parsed

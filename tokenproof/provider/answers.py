@@ -21,6 +21,7 @@ from tokenproof.provider import judge
 from tokenproof.provider.corpus import Record, get_corpus
 from tokenproof.provider.models import ModelInfo
 from tokenproof.provider.options import ProviderOptions
+from tokenproof.provider.schema_values import value_for_schema
 from tokenproof.provider.text import stable_int
 
 FALLBACK_PREFIX = "[tokenproof replay of "
@@ -116,49 +117,14 @@ def reasoning_tokens(info: ModelInfo, prompt: str) -> int:
 
 
 # -- structured output helpers --------------------------------------------------------------------
-def value_for_schema(schema: dict | None, text: str, depth: int = 0):
-    """A value that validates against a simple JSON schema, carrying ``text`` in string slots."""
-    schema = schema or {}
-    if "enum" in schema and schema["enum"]:
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    for key in ("anyOf", "oneOf"):
-        if schema.get(key):
-            return value_for_schema(schema[key][0], text, depth + 1)
-    kind = schema.get("type", "object" if "properties" in schema else "string")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    if kind == "object":
-        props = schema.get("properties") or {}
-        if not props and depth == 0:
-            return {"answer": text}
-        out = {}
-        first_string = True
-        for name, sub in props.items():
-            sub_text = text if first_string else name
-            if (sub or {}).get("type", "string") == "string":
-                first_string = False
-            out[name] = value_for_schema(sub, sub_text, depth + 1)
-        return out
-    if kind == "array":
-        return [value_for_schema(schema.get("items"), text, depth + 1)]
-    if kind == "integer":
-        return int(schema.get("minimum", 1))
-    if kind == "number":
-        return float(schema.get("minimum", 1.0))
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    return text
-
-
 def json_answer(text: str, schema: dict | None) -> str:
-    """The answer as JSON: ``{"answer": text}`` or an object following ``schema``."""
-    return json.dumps(value_for_schema(schema, text) if schema else {"answer": text}, ensure_ascii=False)
+    """The answer as JSON: ``{"answer": text}`` or a value following ``schema``."""
+    value = value_for_schema(schema, text) if schema else {"answer": text}
+    if value == {} and schema is not None and not schema.get("properties"):
+        value = {"answer": text}
+    return json.dumps(value, ensure_ascii=False)
 
 
 def tool_arguments(parameters: dict | None, user_text: str) -> dict:
     value = value_for_schema(parameters or {"type": "object", "properties": {}}, user_text[:200])
-    return value if isinstance(value, dict) and value != {"answer": user_text[:200]} else {}
+    return value if isinstance(value, dict) else {}

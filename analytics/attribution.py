@@ -1,0 +1,291 @@
+"""Cost attribution: who spent what, by any business dimension, window and granularity.
+
+Queries read the hourly rollup ``llm_calls_hourly`` when every requested dimension is one of its key
+columns, and the typed table ``llm_calls`` (``FINAL``: re-pricing writes new row versions) when a span
+attribute key is asked for (``attr.<key>``, read as ``SpanAttributes[{attr0:String}]`` with the key
+as a server-side parameter). Column names come only from the ``DIMENSIONS`` whitelist; every user
+value (times, filters, attribute keys, limits) is a server-side parameter.
+
+Product attribution counts ``TrafficClass = 'product'`` only; shadow and judge calls (experiments
+run by the proof loop) are reported separately as experiment cost. Cost is summed over priced calls;
+unpriced calls are counted next to it, never as $0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tokenproof.semconv import TRAFFIC_PRODUCT
+
+__all__ = ["DIMENSIONS", "ATTRIBUTE_PREFIX", "Query", "QueryError", "parse_dimensions", "cost",
+           "movers", "coverage", "trace_rollup", "METRICS"]
+
+# public dimension name -> column (in both llm_calls and llm_calls_hourly)
+DIMENSIONS: dict[str, str] = {
+    "service": "ServiceName",
+    "feature": "Feature",
+    "tier": "Tier",
+    "customer": "Customer",
+    "provider": "Provider",
+    "model": "ResponseModel",
+    "response_model": "ResponseModel",
+    "request_model": "RequestModel",
+    "fingerprint": "PromptFingerprint",
+}
+ATTRIBUTE_PREFIX = "attr."
+METRICS = ("calls", "priced_calls", "unpriced_calls", "input_tokens", "output_tokens",
+           "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens", "cost_usd", "errors")
+_BUCKETS = {"hour": "toStartOfHour({t})", "day": "toStartOfDay({t})", "week": "toMonday({t})",
+            "month": "toStartOfMonth({t})"}
+
+_ROLLUP_SUMS = """sum(Calls) AS calls, sum(PricedCalls) AS priced_calls, sum(UnpricedCalls) AS unpriced_calls,
+    sum(InputTokens) AS input_tokens, sum(OutputTokens) AS output_tokens,
+    sum(CacheReadTokens) AS cache_read_tokens, sum(CacheCreationTokens) AS cache_creation_tokens,
+    sum(ReasoningTokens) AS reasoning_tokens, sum(CostUSD) AS cost_usd, sum(Errors) AS errors"""
+_TYPED_SUMS = """count() AS calls, countIf(Priced = 1) AS priced_calls, countIf(Priced = 0) AS unpriced_calls,
+    sum(InputTokens) AS input_tokens, sum(OutputTokens) AS output_tokens,
+    sum(CacheReadTokens) AS cache_read_tokens, sum(CacheCreationTokens) AS cache_creation_tokens,
+    sum(ReasoningTokens) AS reasoning_tokens, sum(if(Priced = 1, CostUSD, 0)) AS cost_usd,
+    countIf(StatusCode = 'Error') AS errors"""
+_ROLLUP_WINDOW = "Hour >= toStartOfHour({since:DateTime64(9)}) AND Hour < {until:DateTime64(9)}"
+_TYPED_WINDOW = "Timestamp >= {since:DateTime64(9)} AND Timestamp < {until:DateTime64(9)}"
+_GROUPED = """SELECT {select}{sums}
+FROM {source}
+WHERE {window} AND {traffic}{filters}
+{group}ORDER BY {order}cost_usd DESC, calls DESC
+LIMIT {{limit:UInt32}}"""
+_PRODUCT = "TrafficClass = {product:String}"
+_EXPERIMENT = "TrafficClass != {product:String}"
+
+
+class QueryError(ValueError):
+    """A request names an unknown dimension or a bad value; the message says which and what is allowed."""
+
+
+@dataclass
+class Query:
+    """An attribution request after validation."""
+
+    since: datetime
+    until: datetime
+    group_by: list[str] = field(default_factory=list)
+    granularity: str = "total"
+    filters: dict[str, str] = field(default_factory=dict)
+    limit: int = 100
+
+
+def allowed_dimensions() -> str:
+    return ", ".join(DIMENSIONS) + f", or {ATTRIBUTE_PREFIX}<span attribute key>"
+
+
+def parse_dimensions(text: str | list[str] | None) -> list[str]:
+    """``feature,model,attr.app.region`` -> validated list; unknown names raise QueryError."""
+    if text is None:
+        return []
+    parts = text if isinstance(text, list) else text.split(",")
+    out: list[str] = []
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        if part.startswith(ATTRIBUTE_PREFIX) and len(part) > len(ATTRIBUTE_PREFIX):
+            pass
+        elif part not in DIMENSIONS:
+            raise QueryError(f"unknown dimension {part!r}; allowed: {allowed_dimensions()}")
+        if part not in out:
+            out.append(part)
+    return out
+
+
+def _select(query: Query, typed: bool, params: dict[str, Any],
+            extra: tuple[str, ...] = ()) -> tuple[str, str, list[str], str]:
+    """(select list, group by clause, output names, filters clause)."""
+    exprs, names = [], []
+    if query.granularity != "total":
+        exprs.append(_BUCKETS[query.granularity].format(t="Timestamp" if typed else "Hour"))
+        names.append("bucket")
+    attr_n = 0
+    for dim in list(query.group_by) + list(extra):
+        if dim.startswith(ATTRIBUTE_PREFIX):
+            key = f"attr{attr_n}"
+            attr_n += 1
+            params[key] = dim[len(ATTRIBUTE_PREFIX):]
+            exprs.append(f"SpanAttributes[{{{key}:String}}]")
+        else:
+            exprs.append(DIMENSIONS.get(dim, "TrafficClass" if dim == "traffic_class" else None))
+        names.append(dim)
+    filters = ""
+    for i, (dim, value) in enumerate(sorted(query.filters.items())):
+        params[f"f{i}"] = value
+        if dim.startswith(ATTRIBUTE_PREFIX):
+            params[f"fk{i}"] = dim[len(ATTRIBUTE_PREFIX):]
+            filters += f" AND SpanAttributes[{{fk{i}:String}}] = {{f{i}:String}}"
+        else:
+            filters += f" AND {DIMENSIONS[dim]} = {{f{i}:String}}"
+    select = "".join(f"{e} AS c{i}, " for i, e in enumerate(exprs))
+    group = f"GROUP BY {', '.join(f'c{i}' for i in range(len(exprs)))}\n" if exprs else ""
+    return select, group, names, filters
+
+
+def _needs_typed(query: Query) -> bool:
+    return any(d.startswith(ATTRIBUTE_PREFIX) for d in list(query.group_by) + list(query.filters))
+
+
+def _run(store, query: Query, traffic: str, extra: tuple[str, ...] = ()) -> tuple[list[dict], str]:
+    typed = _needs_typed(query)
+    params: dict[str, Any] = {"since": query.since, "until": query.until, "product": TRAFFIC_PRODUCT,
+                              "limit": int(query.limit)}
+    select, group, names, filters = _select(query, typed, params, extra)
+    sql = _GROUPED.format(
+        select=select, sums=_TYPED_SUMS if typed else _ROLLUP_SUMS,
+        source="llm_calls FINAL" if typed else "llm_calls_hourly",
+        window=_TYPED_WINDOW if typed else _ROLLUP_WINDOW, traffic=traffic, filters=filters,
+        group=group, order="c0, " if query.granularity != "total" else "")
+    result = store.query(sql, params)
+    rows = []
+    for raw in result.result_rows:
+        dims = dict(zip(names, raw[:len(names)]))
+        rows.append(_with_ratios({**dims, **dict(zip(METRICS, raw[len(names):]))}))
+    return rows, "llm_calls" if typed else "llm_calls_hourly"
+
+
+def _with_ratios(row: dict[str, Any]) -> dict[str, Any]:
+    for name in METRICS:
+        row[name] = float(row[name]) if name == "cost_usd" else int(row[name])
+    if isinstance(row.get("bucket"), datetime):
+        row["bucket"] = row["bucket"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    priced = row["priced_calls"]
+    row["cost_per_call"] = row["cost_usd"] / priced if priced else None
+    row["cost_per_1k_calls"] = 1000 * row["cost_usd"] / priced if priced else None
+    return row
+
+
+def _totals(rows: list[dict]) -> dict[str, Any]:
+    total = {name: sum(r[name] for r in rows) for name in METRICS}
+    return _with_ratios(total)
+
+
+def cost(store, query: Query) -> dict[str, Any]:
+    """Product attribution rows and totals, plus experiment (shadow/judge) cost reported apart."""
+    rows, source = _run(store, query, _PRODUCT)
+    totals_query = Query(query.since, query.until, [], "total", dict(query.filters), 1)
+    total_rows, _ = _run(store, totals_query, _PRODUCT)
+    exp_rows, _ = _run(store, query, _EXPERIMENT, extra=("traffic_class",))
+    exp_total, _ = _run(store, totals_query, _EXPERIMENT)
+    return {
+        "since": _iso(query.since), "until": _iso(query.until), "granularity": query.granularity,
+        "group_by": query.group_by, "filters": query.filters, "source": source,
+        "rows": rows, "totals": total_rows[0] if total_rows else _totals([]),
+        "experiment": {"rows": exp_rows, "totals": exp_total[0] if exp_total else _totals([])},
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def movers(store, query: Query) -> dict[str, Any]:
+    """Largest cost changes per group versus the previous window of the same length."""
+    span = query.until - query.since
+    current = Query(query.since, query.until, query.group_by, "total", query.filters, 100_000)
+    previous = Query(query.since - span, query.since, query.group_by, "total", query.filters, 100_000)
+    now_rows, source = _run(store, current, _PRODUCT)
+    before_rows, _ = _run(store, previous, _PRODUCT)
+    key = lambda r: tuple(r[d] for d in query.group_by)  # noqa: E731
+    before = {key(r): r for r in before_rows}
+    now = {key(r): r for r in now_rows}
+    out = []
+    for k in set(now) | set(before):
+        a, b = now.get(k), before.get(k)
+        cost_now = a["cost_usd"] if a else 0.0
+        cost_before = b["cost_usd"] if b else 0.0
+        out.append({**dict(zip(query.group_by, k)), "cost_usd": cost_now, "previous_cost_usd": cost_before,
+                    "delta_usd": cost_now - cost_before,
+                    "change_pct": (100 * (cost_now - cost_before) / cost_before) if cost_before else None,
+                    "calls": a["calls"] if a else 0, "previous_calls": b["calls"] if b else 0})
+    out.sort(key=lambda r: abs(r["delta_usd"]), reverse=True)
+    return {"since": _iso(query.since), "until": _iso(query.until),
+            "previous_since": _iso(query.since - span), "group_by": query.group_by, "source": source,
+            "rows": out[:query.limit]}
+
+
+_COVERAGE_TOTALS = """SELECT sum(Calls), sum(UnpricedCalls), sum(EstimatedCalls),
+    sum(InputTokens + OutputTokens)
+FROM llm_calls_hourly WHERE """ + _ROLLUP_WINDOW
+_COVERAGE_UNPRICED = """SELECT Provider, ResponseModel, RequestModel, count() AS calls,
+    sum(InputTokens + OutputTokens) AS tokens, max(Timestamp) AS last_seen
+FROM llm_calls FINAL
+WHERE """ + _TYPED_WINDOW + """ AND Priced = 0
+GROUP BY Provider, ResponseModel, RequestModel
+ORDER BY calls DESC, tokens DESC
+LIMIT {limit:UInt32}"""
+_COVERAGE_UNPRICED_TOTAL = """SELECT count(), sum(InputTokens + OutputTokens)
+FROM llm_calls FINAL WHERE """ + _TYPED_WINDOW + " AND Priced = 0"
+
+
+def coverage(store, since: datetime, until: datetime, limit: int = 10) -> dict[str, Any]:
+    """Share of calls and tokens with no price, and the unknown models behind them."""
+    params = {"since": since, "until": until, "limit": int(limit)}
+    calls, unpriced, estimated, tokens = (int(v or 0) for v in store.query(_COVERAGE_TOTALS, params).result_rows[0])
+    u_calls, u_tokens = (int(v or 0) for v in store.query(_COVERAGE_UNPRICED_TOTAL, params).result_rows[0])
+    models = [{"provider": p, "response_model": rm, "request_model": qm, "calls": int(c), "tokens": int(t),
+               "last_seen": _iso(ls)}
+              for p, rm, qm, c, t, ls in store.query(_COVERAGE_UNPRICED, params).result_rows]
+    return {
+        "since": _iso(since), "until": _iso(until), "calls": calls, "unpriced_calls": unpriced,
+        "unpriced_call_share": unpriced / calls if calls else 0.0,
+        "tokens": tokens, "unpriced_tokens": u_tokens,
+        "unpriced_token_share": u_tokens / tokens if tokens else 0.0,
+        "estimated_usage_calls": estimated, "top_unpriced_models": models,
+        "unpriced_calls_in_typed_table": u_calls,
+    }
+
+
+_TRACE_CALLS = """SELECT Timestamp, SpanId, ParentSpanId, ServiceName, Provider, Operation, RequestModel,
+    ResponseModel, Feature, Tier, TrafficClass, InputTokens, OutputTokens, CacheReadTokens,
+    CacheCreationTokens, ReasoningTokens, CostUSD, Priced, DurationNs, StatusCode
+FROM llm_calls FINAL
+WHERE TraceId = {trace_id:String}
+ORDER BY Timestamp"""
+_TRACE_SPANS = """SELECT count(), min(Timestamp), max(Timestamp)
+FROM otel_traces WHERE TraceId = {trace_id:String}"""
+_TRACE_COLUMNS = ("timestamp", "span_id", "parent_span_id", "service", "provider", "operation",
+                  "request_model", "response_model", "feature", "tier", "traffic_class", "input_tokens",
+                  "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens",
+                  "cost_usd", "priced", "duration_ns", "status")
+
+
+def trace_rollup(store, trace_id: str) -> dict[str, Any] | None:
+    """Cost of one agent run: inference spans only (agent and tool spans are not calls to a model)."""
+    params = {"trace_id": trace_id}
+    calls = [dict(zip(_TRACE_COLUMNS, row)) for row in store.query(_TRACE_CALLS, params).result_rows]
+    n_spans, first, last = store.query(_TRACE_SPANS, params).result_rows[0]
+    if not calls and not n_spans:
+        return None
+    for call in calls:
+        call["timestamp"] = call["timestamp"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        call["priced"] = bool(call["priced"])
+    product = [c for c in calls if c["traffic_class"] == TRAFFIC_PRODUCT]
+    experiment = [c for c in calls if c["traffic_class"] != TRAFFIC_PRODUCT]
+
+    def summed(items):
+        return {
+            "calls": len(items), "unpriced_calls": sum(1 for c in items if not c["priced"]),
+            "input_tokens": sum(c["input_tokens"] for c in items),
+            "output_tokens": sum(c["output_tokens"] for c in items),
+            "cost_usd": sum(c["cost_usd"] for c in items if c["priced"]),
+        }
+
+    by_model: dict[str, dict] = {}
+    for c in product:
+        entry = by_model.setdefault(c["response_model"], {"model": c["response_model"], "calls": 0, "cost_usd": 0.0})
+        entry["calls"] += 1
+        entry["cost_usd"] += c["cost_usd"] if c["priced"] else 0.0
+    return {
+        "trace_id": trace_id, "spans": int(n_spans), "inference_spans": len(calls),
+        "other_spans_not_summed": int(n_spans) - len(calls),
+        "totals": summed(product), "experiment": summed(experiment),
+        "by_model": sorted(by_model.values(), key=lambda e: e["cost_usd"], reverse=True),
+        "calls": calls,
+    }

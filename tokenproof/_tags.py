@@ -82,7 +82,10 @@ class tag:  # noqa: N801 - used like a function: `with tokenproof.tag(feature="s
         traffic_class: str | None = None,
     ) -> None:
         if traffic_class is not None:
-            _validate_traffic_class(traffic_class)
+            try:
+                _validate_traffic_class(traffic_class)
+            except ValueError as exc:
+                raise ValueError(f"tokenproof.tag(traffic_class=...): {exc}") from None
         self._values = Tags(
             None if feature is None else str(feature),
             None if tier is None else str(tier),

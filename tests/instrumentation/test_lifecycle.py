@@ -1,0 +1,90 @@
+"""Instrument / uninstrument, the entry point, and never breaking the host app."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import anthropic.resources.messages as anthropic_messages
+import openai.resources.chat.completions as chat
+import openai.resources.embeddings as embeddings
+import openai.resources.responses as responses
+import pytest
+
+from tokenproof import semconv as sc
+from tokenproof.instrumentation import TokenproofInstrumentor
+from tokenproof.instrumentation._instrumentor import TARGETS
+
+from .conftest import chat_completion, openai_client
+
+METHODS = [
+    (chat.Completions, "create"), (chat.AsyncCompletions, "create"), (chat.Completions, "parse"),
+    (chat.AsyncCompletions, "parse"), (chat.Completions, "stream"), (chat.AsyncCompletions, "stream"),
+    (responses.Responses, "create"), (responses.AsyncResponses, "create"), (responses.Responses, "stream"),
+    (responses.AsyncResponses, "stream"), (responses.Responses, "parse"), (responses.AsyncResponses, "parse"),
+    (embeddings.Embeddings, "create"), (embeddings.AsyncEmbeddings, "create"),
+    (anthropic_messages.Messages, "create"), (anthropic_messages.AsyncMessages, "create"),
+    (anthropic_messages.Messages, "stream"), (anthropic_messages.AsyncMessages, "stream"),
+]
+
+
+def test_entry_point_registered():
+    found = [ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name == "tokenproof"]
+    assert len(found) == 1 and found[0].load() is TokenproofInstrumentor
+
+
+def test_declares_sdks_and_loads_with_either():
+    deps = TokenproofInstrumentor().instrumentation_dependencies()
+    assert any(d.startswith("openai") for d in deps) and any(d.startswith("anthropic") for d in deps)
+    assert TokenproofInstrumentor()._check_dependency_conflicts() is None
+
+
+def test_idempotent_and_full_uninstrument(telemetry):
+    originals = {(cls, name): cls.__dict__[name] for cls, name in METHODS}
+    instrumentor = TokenproofInstrumentor()
+    instrumentor.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    try:
+        wrapped = {key: key[0].__dict__[key[1]] for key in originals}
+        assert all(wrapped[key] is not originals[key] for key in originals)
+        instrumentor.instrument(tracer_provider=telemetry.tracer_provider)  # second call: no double wrap
+        assert all(key[0].__dict__[key[1]] is wrapped[key] for key in originals)
+        client = openai_client(lambda _: (200, chat_completion()))
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert len(telemetry.llm_spans()) == 1
+    finally:
+        instrumentor.uninstrument()
+    assert all(key[0].__dict__[key[1]] is originals[key] for key in originals)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert len(telemetry.llm_spans()) == 1  # no span once uninstrumented
+
+
+def test_every_patched_method_is_listed_here(instrumented):
+    patched = set(TokenproofInstrumentor()._patched)
+    assert patched == set(METHODS)
+    assert all(t.module.startswith(("openai.", "anthropic.")) for t in TARGETS)
+
+
+def test_internal_error_never_breaks_the_call(instrumented, monkeypatch):
+    monkeypatch.setenv("TOKENPROOF_RAISE_INTERNAL_ERRORS", "false")
+    import tokenproof.pricing as pricing
+
+    def broken_price(*args, **kwargs):
+        raise RuntimeError("price table exploded")
+
+    monkeypatch.setattr(pricing, "price", broken_price)
+    client = openai_client(lambda _: (200, chat_completion()))
+    response = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert response.choices[0].message.content == "Hello there!"
+    span = instrumented.only_span()
+    assert span.end_time is not None
+    errors = instrumented.metrics()[sc.METRIC_INSTRUMENTATION_ERRORS]
+    assert sum(p.value for p in errors) == 1
+    assert errors[0].attributes["error.type"] == "RuntimeError"
+
+
+def test_internal_error_raises_under_tests(instrumented, monkeypatch):
+    import tokenproof.pricing as pricing
+
+    monkeypatch.setattr(pricing, "price", lambda *a, **k: 1 / 0)
+    client = openai_client(lambda _: (200, chat_completion()))
+    with pytest.raises(ZeroDivisionError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])

@@ -109,3 +109,16 @@ async def test_async_create_and_stream(provider, gsm8k_split):
             final = await s.get_final_message()
         assert final.content[0].text == r.content[0].text
         assert final.usage.output_tokens == r.usage.output_tokens
+
+
+def test_count_tokens_matches_billed_input(client, gsm8k_split):
+    counted = client.messages.count_tokens(model="claude-sonnet-4-5", messages=user(gsm8k_split.prompt))
+    billed = client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=user(gsm8k_split.prompt))
+    assert counted.input_tokens == billed.usage.input_tokens
+
+
+def test_replay_headers_name_the_recorded_question(client, gsm8k_split):
+    raw = client.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=64,
+                                                   messages=user(gsm8k_split.prompt))
+    assert raw.headers["x-tokenproof-record"] == gsm8k_split.id
+    assert raw.headers["x-tokenproof-source"] == "recorded"

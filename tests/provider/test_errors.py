@@ -134,3 +134,11 @@ def test_server_wide_fault_rate_and_no_auth_option():
         assert r.status_code == 200
         with oa(provider) as client, pytest.raises(openai.APIError):
             list(client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True))
+
+
+def test_responses_stream_midstream_failure(provider):
+    with oa(provider) as client:
+        with pytest.raises(openai.APIError):
+            for _ in client.responses.create(model="gpt-4o", input="hello", stream=True,
+                                             extra_headers={FAULT: "midstream:2"}):
+                pass

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from tokenproof.provider import sse
 from tokenproof.provider.answers import Conversation
-from tokenproof.provider.completion import Completion, ToolSpec, complete, pick_tool
+from tokenproof.provider.completion import Completion, ToolSpec, complete, pick_tool, replay_headers
 from tokenproof.provider.errors import ProviderError, admit, anthropic_error_body, error_response, request_id
 from tokenproof.provider.faults import apply_latency
 from tokenproof.provider.models import resolve
@@ -133,7 +133,7 @@ async def messages(request: Request) -> Response:
     }
     message = {"id": ident, "type": "message", "role": "assistant", "model": info.requested,
                "content": _content(c), "stop_reason": STOP[c.finish], "stop_sequence": None, "usage": usage}
-    headers = {"request-id": request_id()}
+    headers = {"request-id": request_id(), **replay_headers(c)}
     if not body.get("stream"):
         return JSONResponse(message, headers=headers)
     return sse.stream(_frames(message, c, fault), options.chunk_delay_ms, headers)
@@ -171,3 +171,22 @@ def _frames(message: dict, c: Completion, fault):
                      "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
                      "usage": final_usage}, "message_delta")
     yield sse.event({"type": "message_stop"}, "message_stop")
+
+
+@router.post("/v1/messages/count_tokens")
+async def count_message_tokens(request: Request) -> Response:
+    """Input tokens a /v1/messages request would be billed for (before caching)."""
+    state = request.app.state
+    options = state.options
+    fault = state.faults.for_request(request)
+    try:
+        body = await admit(request, "anthropic", options, fault)
+        model = body.get("model")
+        if not model or resolve(model, state.model_table) is None:
+            raise ProviderError(404 if model else 400, f"model: {model}" if model else "model: Field required")
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            raise ProviderError(400, "messages: Field required (a non-empty list)")
+        _conv, rendered, _prefixes, _tools, _forced = parse_request(body)
+    except ProviderError as exc:
+        return error_response("anthropic", exc.status, options, exc.message)
+    return JSONResponse({"input_tokens": count_tokens(rendered, model) + 4 * len(body["messages"])})

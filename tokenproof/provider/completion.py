@@ -34,6 +34,14 @@ class Completion:
     source: str
 
 
+def replay_headers(c: Completion) -> dict[str, str]:
+    """Response headers naming what was replayed (for tests and the proof engine's ground truth)."""
+    headers = {"x-tokenproof-source": c.source}
+    if c.record_id:
+        headers["x-tokenproof-record"] = c.record_id
+    return headers
+
+
 @dataclass
 class ToolSpec:
     name: str

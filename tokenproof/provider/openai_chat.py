@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from tokenproof.provider import sse
 from tokenproof.provider.answers import Conversation
-from tokenproof.provider.completion import Completion, ToolSpec, complete, pick_tool
+from tokenproof.provider.completion import Completion, ToolSpec, complete, pick_tool, replay_headers
 from tokenproof.provider.errors import ProviderError, admit, error_response, openai_error_body, request_id
 from tokenproof.provider.faults import apply_latency
 from tokenproof.provider.models import ModelInfo, resolve
@@ -149,7 +149,7 @@ async def chat_completions(request: Request) -> Response:
                             json_schema=schema) for _ in range(n)]
     ident = "chatcmpl-" + uuid.uuid4().hex[:29]
     created = int(time.time())
-    headers = {"x-request-id": request_id(), "openai-processing-ms": "1"}
+    headers = {"x-request-id": request_id(), "openai-processing-ms": "1", **replay_headers(completions[0])}
     if not body.get("stream"):
         return JSONResponse({
             "id": ident, "object": "chat.completion", "created": created, "model": info.requested,

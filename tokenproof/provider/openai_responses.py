@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from tokenproof.provider import sse
 from tokenproof.provider.answers import Conversation
-from tokenproof.provider.completion import Completion, ToolSpec, complete, pick_tool
+from tokenproof.provider.completion import Completion, ToolSpec, complete, pick_tool, replay_headers
 from tokenproof.provider.errors import ProviderError, admit, error_response, openai_error_body, request_id
 from tokenproof.provider.faults import apply_latency
 from tokenproof.provider.models import known_models
@@ -118,7 +118,7 @@ async def responses(request: Request) -> Response:
                   "output_tokens_details": {"reasoning_tokens": c.reasoning_tokens},
                   "total_tokens": prompt_tokens + c.output_tokens},
     }
-    headers = {"x-request-id": request_id()}
+    headers = {"x-request-id": request_id(), **replay_headers(c)}
     if not body.get("stream"):
         return JSONResponse(response, headers=headers)
     return sse.stream(_frames(response, fault), options.chunk_delay_ms, headers)

@@ -37,6 +37,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     elif name == "prove":
         parser.add_argument("file", help="requests in the OpenAI Batch API input format (JSONL)")
         parser.add_argument("--candidate", required=True, help="candidate model to prove")
+        parser.add_argument("--responses", default=None,
+                            help="Batch API output JSONL with the recorded baseline responses (joined by custom_id)")
         parser.add_argument("--baseline", default=None, help="baseline model (default: each request's body.model)")
         parser.add_argument("--judge", default=None, help="judge model (default: the baseline's model; never the candidate's family)")
         parser.add_argument("--base-url", default=None, help="OpenAI-compatible base URL for replays and the judge")

@@ -1,0 +1,157 @@
+"""Routes, their versions, and the evidence a route accumulates comparison by comparison.
+
+A route is (match, baseline, candidate, candidate prompt hash, judge). Its id is a hash of all five,
+so changing any of them is a new route version whose evidence starts from zero
+(proof-procedure.md section 1). :class:`RouteEvidence` feeds comparison records, in arrival order,
+to the sequential test and keeps what the report needs beside the decision: tie-adjusted win rate,
+Clopper-Pearson bound, swap-inconsistency rate (a route above 35% is "uninformative", not decided),
+format failures, length control, costs and latencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from tokenproof.analytics.proof.answer import Answer, content_hash
+from tokenproof.analytics.proof.judge import SWAP_INCONSISTENCY_LIMIT, Comparison
+from tokenproof.analytics.proof.lengthctl import length_controlled
+from tokenproof.analytics.proof.sequential import LOSS, SPRT, SWITCH, UNINFORMATIVE, WIN, Params
+
+__all__ = ["route_id", "lineage_id", "comparison_record", "RouteEvidence"]
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def route_id(match: dict, baseline: str, candidate: str, candidate_prompt_hash: str, judge: str) -> str:
+    """Id of one route version: any change of its five parts gives a new id (fresh evidence)."""
+    return "r_" + _hash({"match": match, "baseline": baseline, "candidate": candidate,
+                         "candidate_prompt": candidate_prompt_hash, "judge": judge})
+
+
+def lineage_id(match: dict, candidate: str) -> str:
+    """The route's identity across versions (match and candidate), to number its versions."""
+    return "l_" + _hash({"match": match, "candidate": candidate})
+
+
+def comparison_record(*, route: str, prompt_ref: str, request_ref: str, request: dict, baseline: Answer,
+                      candidate: Answer, comparison: Comparison, judge_model: str, capture: bool) -> dict:
+    """One comparison as stored and reported (outputs only when content capture is on)."""
+    judge_cost = [a.cost_usd for a in comparison.judge_answers]
+    return {
+        "route_id": route, "prompt_ref": prompt_ref, "request_ref": request_ref,
+        "baseline_model": baseline.model, "candidate_model": candidate.model, "judge_model": judge_model,
+        "question": _question(request) if capture else "",
+        "baseline_output": baseline.rendered() if capture else "",
+        "candidate_output": candidate.rendered() if capture else "",
+        "baseline_hash": content_hash(baseline.rendered()), "candidate_hash": content_hash(candidate.rendered()),
+        "baseline_format_valid": comparison.baseline_format.valid,
+        "candidate_format_valid": comparison.candidate_format.valid,
+        "format_failures": comparison.candidate_format.failures + [f"baseline: {f}" for f in comparison.baseline_format.failures],
+        "verdict_baseline_first": comparison.verdict_baseline_first or "",
+        "verdict_candidate_first": comparison.verdict_candidate_first or "",
+        "result_baseline_first": comparison.result_baseline_first or "",
+        "result_candidate_first": comparison.result_candidate_first or "",
+        "swap_consistent": comparison.swap_consistent,
+        "judge_explanations": comparison.judge_texts if capture else [],
+        "outcome": comparison.outcome, "decided_by": comparison.decided_by,
+        "baseline_length": baseline.length, "candidate_length": candidate.length,
+        "length_ratio": round(candidate.length / max(baseline.length, 1), 4),
+        "baseline_cost_usd": baseline.cost_usd, "candidate_cost_usd": candidate.cost_usd,
+        "judge_cost_usd": None if any(c is None for c in judge_cost) else sum(judge_cost),
+        "baseline_latency_s": round(baseline.latency_s, 4), "candidate_latency_s": round(candidate.latency_s, 4),
+        "judge_latency_s": round(sum(a.latency_s for a in comparison.judge_answers), 4),
+        "baseline_recorded": baseline.recorded,
+        "baseline_tokens": [baseline.input_tokens, baseline.output_tokens],
+        "candidate_tokens": [candidate.input_tokens, candidate.output_tokens],
+    }
+
+
+def _question(request: dict) -> str:
+    from tokenproof.analytics.proof.judge import question_of
+    return question_of(request)
+
+
+@dataclass
+class RouteEvidence:
+    """Sequential evidence of one route version, fed records in arrival order."""
+
+    route: str
+    params: Params = field(default_factory=Params)
+    records: list[dict] = field(default_factory=list)
+    ignored_after_decision: int = 0
+
+    def __post_init__(self) -> None:
+        self.sprt = SPRT(self.params)
+
+    @property
+    def decided(self) -> bool:
+        return self.sprt.decision is not None
+
+    def add(self, record: dict) -> str | None:
+        """Add one comparison (ignored once decided, as the live system stops); return the decision."""
+        if self.decided:
+            self.ignored_after_decision += 1
+            return self.sprt.decision
+        self.records.append(record)
+        return self.sprt.update(record["outcome"])
+
+    def swap_inconsistency(self) -> tuple[int, int]:
+        judged = [r for r in self.records if r.get("swap_consistent") is not None]
+        return sum(1 for r in judged if not r["swap_consistent"]), len(judged)
+
+    @property
+    def decision(self) -> str:
+        state = self.sprt.state()["decision"]
+        inconsistent, judged = self.swap_inconsistency()
+        if judged >= self.params.n_min and inconsistent / judged > SWAP_INCONSISTENCY_LIMIT:
+            return UNINFORMATIVE
+        return state
+
+    def summary(self) -> dict:
+        state = self.sprt.state()
+        inconsistent, judged = self.swap_inconsistency()
+        judged_records = [r for r in self.records if r["decided_by"] == "judge"]
+        prefs = [1.0 if r["outcome"] == WIN else 0.0 if r["outcome"] == LOSS else 0.5 for r in judged_records]
+        lc = length_controlled(prefs, [r["candidate_length"] for r in judged_records],
+                               [r["baseline_length"] for r in judged_records])
+        costs = {k: _sum([r.get(k) for r in self.records]) for k in
+                 ("baseline_cost_usd", "candidate_cost_usd", "judge_cost_usd")}
+        replayed_baseline = _sum([r.get("baseline_cost_usd") for r in self.records if not r.get("baseline_recorded")])
+        shadow = (costs["candidate_cost_usd"] or 0.0) + (costs["judge_cost_usd"] or 0.0) + (replayed_baseline or 0.0)
+        n = len(self.records)
+        return {
+            "route_id": self.route, "decision": self.decision, "sequential_decision": state["decision"],
+            **{k: v for k, v in state.items() if k not in {"decision", "method"}},
+            "ignored_after_decision": self.ignored_after_decision,
+            "format_failures": sum(1 for r in self.records if not r["candidate_format_valid"]),
+            "swap_inconsistency_rate": round(inconsistent / judged, 4) if judged else None,
+            "swap_inconsistent": inconsistent, "judged_pairs": judged,
+            "uninformative": self.decision == UNINFORMATIVE,
+            "length_control": lc.to_dict(),
+            "trajectory": [round(v, 4) for v in self.sprt.trajectory],
+            "costs_usd": costs, "shadow_spend_usd": round(shadow, 6),
+            "mean_baseline_cost_usd": _mean(costs["baseline_cost_usd"], n),
+            "mean_candidate_cost_usd": _mean(costs["candidate_cost_usd"], n),
+            "mean_latency_s": {
+                "baseline": _mean(sum(r["baseline_latency_s"] for r in self.records), n),
+                "candidate": _mean(sum(r["candidate_latency_s"] for r in self.records), n),
+            },
+            "params": {"q0": self.params.q0, "q1": self.params.q1, "alpha": self.params.alpha,
+                       "beta": self.params.beta, "min_n": self.params.n_min, "max_n": self.params.n_max},
+            "switch": self.decision == SWITCH,
+        }
+
+
+def _sum(values: list) -> float | None:
+    """Sum of costs; None (unpriced) when any is unpriced, never a silent $0."""
+    if any(v is None for v in values):
+        return None
+    return round(sum(values), 8)
+
+
+def _mean(total: float | None, n: int) -> float | None:
+    return None if total is None or n == 0 else round(total / n, 8)

@@ -1,17 +1,11 @@
 """Which recorded model answers for a requested model name.
 
-The default table (first matching pattern wins; ``fnmatch`` patterns, matched case-insensitively):
-
-| requested name pattern                                   | answers with                 | kind       |
-|----------------------------------------------------------|------------------------------|------------|
-| gpt-4o-mini*, gpt-4.1-mini*, gpt-4.1-nano*, gpt-5-mini*, gpt-5-nano*, o1-mini*, o3-mini*, o4-mini* | Mixtral-8x7B recording | chat |
-| mixtral-8x7b*, mistralai/mixtral-8x7b*                   | Mixtral-8x7B recording       | chat       |
-| claude-*haiku*                                           | Mixtral-8x7B recording       | chat       |
-| gpt-4-1106-preview, gpt-4*, gpt-4o*, gpt-4.1*, gpt-5*, o1*, o3*, chatgpt-4o* | GPT-4-1106-preview recording | chat |
-| claude-*opus*, claude-*sonnet*                           | GPT-4-1106-preview recording | chat       |
-| tokenproof-judge*                                        | GPT-4-1106-preview recording | chat       |
-| text-embedding-3-small, text-embedding-ada-002           | hash embeddings (1536 dims)  | embedding  |
-| text-embedding-3-large                                   | hash embeddings (3072 dims)  | embedding  |
+The default table is ``DEFAULT_TABLE`` below (first matching pattern wins; ``fnmatch`` patterns,
+matched case-insensitively), documented for users in README.md: cheap names (``gpt-4o-mini``,
+``gpt-4.1-mini``/``-nano``, ``gpt-5-mini``/``-nano``, ``o*-mini``, ``mixtral-8x7b*``, ``claude-*haiku*``)
+answer with the Mixtral-8x7B recording; expensive names (``gpt-4*``, ``gpt-5*``, ``o1``, ``o3``,
+``claude-*opus*``, ``claude-*sonnet*``, ``tokenproof-judge*``) with the GPT-4-1106-preview recording;
+``text-embedding-*`` names are embedding models.
 
 Reasoning models (names starting o1, o3, o4, gpt-5) report ``reasoning_tokens``. Any other name is
 unknown: 404 in the provider's error shape. The table is configurable: ``ProviderOptions.model_map``

@@ -7,19 +7,24 @@ import re
 import subprocess
 import sys
 
+from pathlib import Path
+
 import openai
 
 from tokenproof.provider.corpus import GPT4
 
+_SCRIPT = Path(sys.executable).with_name("tokenproof")
+CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "tokenproof.cli"]
+
 
 def test_cli_port_zero_prints_address_and_serves(gsm8k_split):
-    proc = subprocess.Popen([sys.executable, "-m", "tokenproof.cli", "provider", "--port", "0"],
+    proc = subprocess.Popen(CLI + ["provider", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         line = proc.stdout.readline()
         match = re.fullmatch(r"provider listening on (http://127\.0\.0\.1:(\d+))\n", line)
-        assert match, line + proc.stderr.read() if proc.poll() is not None else line
+        assert match, f"unexpected first line {line!r}"
         assert int(match.group(2)) > 0
         with openai.OpenAI(base_url=match.group(1) + "/v1", api_key="sk-test", max_retries=0) as client:
             r = client.chat.completions.create(model="gpt-4o",
@@ -33,10 +38,10 @@ def test_cli_port_zero_prints_address_and_serves(gsm8k_split):
 
 
 def test_cli_refuses_non_loopback_and_bad_model_map():
-    out = subprocess.run([sys.executable, "-m", "tokenproof.cli", "provider", "--host", "0.0.0.0", "--port", "0"],
+    out = subprocess.run(CLI + ["provider", "--host", "0.0.0.0", "--port", "0"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "loopback" in out.stderr
-    out = subprocess.run([sys.executable, "-m", "tokenproof.cli", "provider", "--port", "0", "--model", "x=gpt9"],
+    out = subprocess.run(CLI + ["provider", "--port", "0", "--model", "x=gpt9"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "x=gpt9" in out.stderr
 

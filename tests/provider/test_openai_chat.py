@@ -203,3 +203,20 @@ def test_parse_with_a_pydantic_model(client, gsm8k_split):
     assert parsed.final_answer == float(final_number(gsm8k_split.answers[GPT4]))
     resp = client.responses.parse(model="gpt-4o", input=gsm8k_split.prompt, text_format=Solution)
     assert resp.output_parsed == parsed
+
+
+def test_concurrent_requests_each_get_their_own_recorded_answer(provider):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tokenproof.provider.corpus import get_corpus
+    records = [r for r in get_corpus().records if r.dataset == "gsm8k"][:24]
+
+    def one(record):
+        with openai.OpenAI(base_url=provider.base_url_openai, api_key="sk-test", max_retries=0) as c:
+            model = "gpt-4o" if len(record.id) % 2 else "gpt-4o-mini"
+            text = "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": record.prompt}], stream=True))
+            return text == record.answers[GPT4 if model == "gpt-4o" else MIXTRAL]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(one, records))

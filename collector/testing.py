@@ -89,3 +89,75 @@ def insert_spans(store: Any, spans: Iterable[dict[str, Any]], token: str | None 
     cols, ids = span_columns(spans)
     insert_span_columns(store, cols, token)
     return ids
+
+
+def genai_request(n_spans: int, *, service: str = "bench-app", seed: int = 0, start_ns: int | None = None):
+    """An OTLP ``ExportTraceServiceRequest`` of realistic GenAI spans (~25 attributes each).
+
+    Ids are derived from ``seed`` so two calls with the same arguments build the same request.
+    """
+    import random
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+    rnd = random.Random(seed)
+    start_ns = start_ns if start_ns is not None else time.time_ns() - 3600 * 10**9
+    models = [("openai", "gpt-4o-mini"), ("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5"),
+              ("anthropic", "claude-haiku-4-5")]
+    features = ["search", "summarise", "chatbot", "extract", "classify"]
+
+    def kv(key: str, value: Any) -> KeyValue:
+        if isinstance(value, bool):
+            return KeyValue(key=key, value=AnyValue(bool_value=value))
+        if isinstance(value, int):
+            return KeyValue(key=key, value=AnyValue(int_value=value))
+        if isinstance(value, float):
+            return KeyValue(key=key, value=AnyValue(double_value=value))
+        if isinstance(value, list):
+            from opentelemetry.proto.common.v1.common_pb2 import ArrayValue
+            return KeyValue(key=key, value=AnyValue(array_value=ArrayValue(
+                values=[AnyValue(string_value=v) for v in value])))
+        return KeyValue(key=key, value=AnyValue(string_value=str(value)))
+
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    for key, value in (("service.name", service), ("service.version", "1.4.2"),
+                       ("deployment.environment.name", "prod"), ("telemetry.sdk.language", "python"),
+                       ("telemetry.sdk.name", "opentelemetry"), ("telemetry.sdk.version", "1.38.0")):
+        rs.resource.attributes.append(kv(key, value))
+    ss = rs.scope_spans.add()
+    ss.scope.name = "tokenproof.instrumentation"
+    ss.scope.version = "0.1.0"
+    for i in range(n_spans):
+        provider, model = models[rnd.randrange(len(models))]
+        inp, out = rnd.randint(50, 8000), rnd.randint(10, 1500)
+        cache = rnd.choice([0, 0, inp // 2])
+        span = ss.spans.add()
+        span.trace_id = rnd.getrandbits(128).to_bytes(16, "big")
+        span.span_id = rnd.getrandbits(64).to_bytes(8, "big")
+        span.parent_span_id = rnd.getrandbits(64).to_bytes(8, "big")
+        span.name = f"chat {model}"
+        span.kind = Span.SPAN_KIND_CLIENT
+        span.start_time_unix_nano = start_ns + i * 1_000_000
+        span.end_time_unix_nano = span.start_time_unix_nano + rnd.randint(200, 9000) * 1_000_000
+        span.status.code = Status.STATUS_CODE_OK if rnd.random() > 0.02 else Status.STATUS_CODE_ERROR
+        attributes = [
+            ("gen_ai.operation.name", "chat"), ("gen_ai.provider.name", provider),
+            ("gen_ai.request.model", model), ("gen_ai.response.model", model + "-2025-01-01"),
+            ("gen_ai.request.max_tokens", 2048), ("gen_ai.request.temperature", 0.2),
+            ("gen_ai.request.stream", rnd.random() < 0.3), ("gen_ai.response.id", f"resp_{rnd.getrandbits(64):x}"),
+            ("gen_ai.response.finish_reasons", ["stop"]), ("gen_ai.usage.input_tokens", inp),
+            ("gen_ai.usage.output_tokens", out), ("gen_ai.usage.cache_read.input_tokens", cache),
+            ("gen_ai.usage.reasoning.output_tokens", 0), ("gen_ai.usage.cost", round(inp * 2.5e-6 + out * 1e-5, 8)),
+            ("tokenproof.cost.currency", "USD"), ("tokenproof.cost.status", "priced"),
+            ("tokenproof.usage.source", "provider"), ("tokenproof.price.version", "genai-prices 0.0.40"),
+            ("tokenproof.price.source", "genai-prices"), ("tokenproof.feature", features[i % len(features)]),
+            ("tokenproof.tier", rnd.choice(["free", "pro", "enterprise"])),
+            ("tokenproof.customer", f"cust-{rnd.randrange(500)}"),
+            ("tokenproof.prompt.fingerprint", f"{rnd.getrandbits(32):08x}"),
+            ("server.address", "api.example.com"), ("server.port", 443),
+        ]
+        span.attributes.extend(kv(k, v) for k, v in attributes)
+    return request

@@ -1,0 +1,96 @@
+"""The service's FastAPI app: OTLP receiver, ``/api/v1/status``, re-pricing, and the other areas' routers.
+
+``create_app(store, ...)`` builds the app around an open ``Store`` (``app.state.store``). Every
+router registered in the entry-point group ``tokenproof.api`` (``name = "module:router"``) is
+included; one that fails to import is logged and skipped (listed in the status as failed), and the
+service keeps running.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from importlib.metadata import entry_points
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+
+from tokenproof.collector import config
+from tokenproof.collector.backpressure import Admission
+from tokenproof.collector.receiver import router as otlp_router
+from tokenproof.collector.reprice import router as reprice_router
+from tokenproof.collector.store import Store
+
+__all__ = ["create_app", "API_GROUP", "STATUS_SQL"]
+
+log = logging.getLogger("tokenproof.collector")
+API_GROUP = "tokenproof.api"
+
+STATUS_SQL = {
+    "spans": "SELECT uniqExact(TraceId, SpanId) FROM otel_traces",
+    "llm_calls": "SELECT count(), countIf(Priced = 0) FROM llm_calls FINAL",
+}
+
+status_router = APIRouter(prefix="/api/v1")
+
+
+def _status(store: Store) -> dict[str, Any]:
+    spans = store.query_rows(STATUS_SQL["spans"])[0][0]
+    calls, unpriced = store.query_rows(STATUS_SQL["llm_calls"])[0]
+    return {"spans": int(spans), "llm_calls": int(calls), "unpriced_llm_calls": int(unpriced),
+            "schema_version": store.schema_version()}
+
+
+@status_router.get("/status")
+async def status(request: Request) -> dict[str, Any]:
+    """Spans stored (each counted once), LLM calls, schema version, store kind and location, uptime."""
+    state = request.app.state
+    store: Store = state.store
+    counts = await run_in_threadpool(_status, store)
+    requests, in_flight_bytes = state.admission.in_flight
+    return {
+        **counts,
+        "store": {"kind": store.kind, ("data_dir" if store.kind == "embedded" else "url"): store.location},
+        "uptime_seconds": round(time.time() - state.started_at, 3),
+        "ingest": {**state.stats, "in_flight_requests": requests, "in_flight_bytes": in_flight_bytes,
+                   "refused_overload": state.admission.refused},
+        "api_routers": state.api_routers,
+    }
+
+
+def _mount_entry_points(app: FastAPI) -> None:
+    for ep in entry_points(group=API_GROUP):
+        try:
+            router = ep.load()
+            app.include_router(router)
+            app.state.api_routers[ep.name] = "ok"
+        except Exception as exc:  # another area's router must never take the service down
+            log.exception("API router %s (%s) failed to load; skipped", ep.name, ep.value)
+            app.state.api_routers[ep.name] = f"failed: {type(exc).__name__}: {exc}"
+
+
+def create_app(store: Store, *, ingest_token: str | None = None, api_token: str | None = None,
+               max_body_bytes: int | None = None, max_inflight_requests: int | None = None,
+               max_inflight_bytes: int | None = None, max_attribute_chars: int | None = None) -> FastAPI:
+    """The service app around an open store; unspecified limits and tokens come from settings."""
+    app = FastAPI(title="tokenproof service", version="0.1.0")
+    app.state.store = store
+    app.state.started_at = time.time()
+    app.state.tokens = {
+        "ingest_token": config.get("ingest_token") if ingest_token is None else ingest_token,
+        "api_token": config.get("api_token") if api_token is None else api_token,
+    }
+    app.state.limits = {
+        "max_body_bytes": max_body_bytes or config.get("max_body_bytes"),
+        "max_attribute_chars": max_attribute_chars or config.get("max_attribute_bytes"),
+    }
+    app.state.admission = Admission(max_inflight_requests or config.get("max_inflight_requests"),
+                                    max_inflight_bytes or config.get("max_inflight_bytes"))
+    app.state.stats = {"requests": 0, "spans_accepted": 0, "spans_rejected": 0, "insert_errors": 0}
+    app.state.api_routers = {}
+    app.include_router(otlp_router)
+    app.include_router(status_router)
+    app.include_router(reprice_router)
+    _mount_entry_points(app)
+    return app

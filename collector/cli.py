@@ -1,0 +1,122 @@
+"""``tokenproof serve``, ``tokenproof status`` and ``tokenproof reprice``.
+
+``serve`` owns the store (embedded chDB directory or a ClickHouse URL) and runs the service on
+uvicorn; ``status`` and ``reprice`` talk to a running service through its API
+(``tokenproof.service_client``), because an embedded store has one owning process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+
+from tokenproof import service_client
+from tokenproof.collector import config
+
+__all__ = ["configure", "run"]
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    if name == "serve":
+        parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=4318,
+                            help="port (default 4318, the OTLP/HTTP port; 0 = pick a free one)")
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument("--data-dir", help="embedded chDB store directory (default ./.tokenproof/data)")
+        where.add_argument("--clickhouse-url", help="ClickHouse server http(s)://user:pass@host:8123/db")
+        parser.add_argument("--ingest-token", help="bearer token required on /v1/* (required off loopback)")
+        parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    else:
+        parser.add_argument("--url", help="service URL (default: setting service_url, http://127.0.0.1:4318)")
+        if name == "status":
+            parser.add_argument("--json", action="store_true", help="print the raw JSON")
+        if name == "reprice":
+            parser.add_argument("--since", required=True, help="start: ISO 8601 time, or 7d / 24h / 30m ago")
+            parser.add_argument("--until", help="end (exclusive), default now")
+            parser.add_argument("--token", help="api token (default: setting api_token)")
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    if name == "serve":
+        return _serve(args)
+    try:
+        if name == "status":
+            return _status(args)
+        return _reprice(args)
+    except service_client.ServiceError as exc:
+        print(f"tokenproof {name}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from tokenproof.collector.app import create_app
+    from tokenproof.collector.auth import is_loopback
+    from tokenproof.collector.store import Store, StoreError
+
+    ingest_token = config.get("ingest_token", args.ingest_token)
+    if not is_loopback(args.host) and not ingest_token:
+        print(f"tokenproof serve: refusing to listen on non-loopback address {args.host} without an ingest "
+              "token: pass --ingest-token or set TOKENPROOF_INGEST_TOKEN", file=sys.stderr)
+        return 2
+    url = args.clickhouse_url if args.clickhouse_url else (None if args.data_dir else (config.get("clickhouse_url") or None))
+    data_dir = None if url else (args.data_dir or config.get("data_dir"))
+    try:
+        store = Store.open(data_dir=data_dir, url=url)
+    except StoreError as exc:
+        print(f"tokenproof serve: {exc}", file=sys.stderr)
+        return 1
+    try:
+        app = create_app(store, ingest_token=ingest_token)
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((args.host, args.port))
+        except OSError as exc:
+            print(f"tokenproof serve: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+            return 1
+        sock.listen(1024)
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        logging.basicConfig(level=logging.WARNING)
+        server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=False,
+                                               timeout_graceful_shutdown=10))
+        where = f"data dir {store.location}" if store.kind == "embedded" else f"ClickHouse {store.location}"
+        print(f"tokenproof service listening on http://{shown}:{port} ({where})", flush=True)
+        server.run(sockets=[sock])
+        return 0
+    finally:
+        store.close()
+
+
+def _status(args: argparse.Namespace) -> int:
+    status = service_client.call("GET", "/api/v1/status", base_url=args.url)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    store = status.get("store", {})
+    print(f"spans stored:      {status['spans']}")
+    print(f"LLM calls:         {status['llm_calls']} ({status.get('unpriced_llm_calls', 0)} unpriced)")
+    print(f"schema version:    {status['schema_version']}")
+    print(f"store:             {store.get('kind')} {store.get('data_dir') or store.get('url', '')}")
+    print(f"uptime:            {status.get('uptime_seconds', 0):.0f} s")
+    return 0
+
+
+def _reprice(args: argparse.Namespace) -> int:
+    body = {"since": args.since, "until": args.until}
+    result = service_client.call("POST", "/api/v1/reprice", body=body, base_url=args.url, token=args.token,
+                                 timeout=600)
+    print(f"calls in range:    {result['rows']}")
+    print(f"re-priced:         {result['repriced']}")
+    print(f"newly priced:      {result['newly_priced']}")
+    print(f"still unpriced:    {result['still_unpriced']}")
+    print(f"cost before:       ${result['cost_before_usd']:.6f}")
+    print(f"cost after:        ${result['cost_after_usd']:.6f}")
+    print(f"price version:     {result['price_version']}")
+    return 0

@@ -1,0 +1,209 @@
+"""OTLP/HTTP receiver: ``POST /v1/traces`` (stored), ``/v1/metrics`` and ``/v1/logs`` (accepted, dropped).
+
+Follows the OTLP/HTTP specification:
+
+- bodies ``application/x-protobuf`` or ``application/json``, optionally ``Content-Encoding: gzip``;
+  any other content type -> 415; the response uses the request's content type;
+- success -> 200 with an ``Export*ServiceResponse``; spans rejected individually (invalid trace or
+  span id) are reported in ``partial_success`` (rejected count and message) while the valid ones are
+  stored; a request whose spans are all invalid -> 400 and nothing is stored;
+- bad requests (malformed body, body over ``max_body_bytes`` compressed or decompressed: 413) -> 4xx
+  with a ``google.rpc.Status`` body whose message says what is wrong; never retried by exporters;
+- overload (requests or bytes in flight over their bounds) -> 503 / 429 with ``Retry-After``; a store
+  failure -> 503 with ``Retry-After`` (the exporter retries; the batch is deduplicated on retry).
+
+A 200 is sent only after the insert returned, i.e. the spans are in the store's parts on disk.
+Metrics and logs are read (bounded like traces) and dropped by design: tokenproof derives its
+numbers from spans, and accepting them keeps a default ``opentelemetry-instrument`` setup free of
+export errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from tokenproof.collector.auth import check_bearer
+from tokenproof.collector.backpressure import Overloaded
+from tokenproof.collector.otlp_decode import DecodeFailure, parse_json, parse_protobuf, request_to_batch
+from tokenproof.collector.rows import insert_span_columns
+
+__all__ = ["router", "ClientError"]
+
+log = logging.getLogger("tokenproof.collector")
+router = APIRouter()
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+
+class ClientError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def _status_response(status: int, message: str, ctype: str | None, headers: dict[str, str] | None = None) -> Response:
+    grpc_code = {400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 503: 14}.get(status, 2)
+    if ctype == PROTOBUF:
+        body = status_pb2.Status(code=grpc_code, message=message).SerializeToString()
+        return Response(body, status_code=status, media_type=PROTOBUF, headers=headers)
+    return Response(json.dumps({"code": grpc_code, "message": message}), status_code=status,
+                    media_type=JSON, headers=headers)
+
+
+def _content_type(request: Request) -> str:
+    raw = request.headers.get("content-type", "")
+    ctype = raw.split(";", 1)[0].strip().lower()
+    if ctype not in (PROTOBUF, JSON):
+        raise ClientError(415, f"unsupported Content-Type {raw or '(none)'!r}: send {PROTOBUF} or {JSON}")
+    return ctype
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise ClientError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+        except ValueError:
+            raise ClientError(400, "invalid Content-Length") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(413, f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise ClientError(415, f"unsupported Content-Encoding {encoding!r}: send gzip or none")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ClientError(400, f"malformed gzip body: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise ClientError(413, f"decompressed body is over the limit of {limit} bytes")
+    if not inflater.eof:
+        raise ClientError(400, "malformed gzip body: truncated stream")
+    return out
+
+
+async def _admitted_body(request: Request) -> tuple[str, bytes]:
+    """Check auth and content type, take admission, read and decompress the body."""
+    state = request.app.state
+    token = state.tokens.get("ingest_token") if hasattr(state, "tokens") else ""
+    if token and not check_bearer(request, token):
+        raise ClientError(401, "missing or wrong bearer token (ingest_token)", {"WWW-Authenticate": "Bearer"})
+    ctype = _content_type(request)
+    limit = state.limits["max_body_bytes"]
+    body = await _read_body(request, limit)
+    return ctype, _decompress(body, request.headers.get("content-encoding", ""), limit)
+
+
+async def _guarded(request: Request, handler) -> Response:
+    admission = request.app.state.admission
+    ctype = None
+    try:
+        ctype = _content_type(request)
+        admission.enter()
+    except ClientError as exc:
+        return _status_response(exc.status, exc.message, None, exc.headers)
+    except Overloaded as exc:
+        return _status_response(exc.status, exc.reason, ctype, {"Retry-After": str(exc.retry_after)})
+    try:
+        declared = request.headers.get("content-length")
+        reserved = int(declared) if declared and declared.isdigit() else 0
+        reserved = min(reserved, request.app.state.limits["max_body_bytes"])
+        admission.reserve(reserved)
+        try:
+            return await handler(request, admission, reserved)
+        finally:
+            admission.release(reserved)
+    except ClientError as exc:
+        return _status_response(exc.status, exc.message, ctype, exc.headers)
+    except Overloaded as exc:
+        return _status_response(exc.status, exc.reason, ctype, {"Retry-After": str(exc.retry_after)})
+    finally:
+        admission.leave()
+
+
+async def _traces(request: Request, admission, reserved: int) -> Response:
+    ctype, body = await _admitted_body(request)
+    extra = max(0, len(body) - reserved)
+    admission.reserve(extra)
+    try:
+        return await _store_traces(request, ctype, body)
+    finally:
+        admission.release(extra)
+
+
+async def _store_traces(request: Request, ctype: str, body: bytes) -> Response:
+    state = request.app.state
+    parse = parse_protobuf if ctype == PROTOBUF else parse_json
+    try:
+        batch = await run_in_threadpool(lambda: request_to_batch(parse(body), state.limits["max_attribute_chars"]))
+    except DecodeFailure as exc:
+        raise ClientError(400, str(exc)) from None
+    if batch.accepted == 0 and batch.rejected:
+        raise ClientError(400, f"all {batch.rejected} spans rejected: " + "; ".join(batch.messages))
+    if batch.accepted:
+        try:
+            await run_in_threadpool(insert_span_columns, state.store, batch.columns, batch.token)
+        except Exception as exc:  # the store failed: the exporter retries, the retry is deduplicated
+            log.exception("inserting %d spans failed", batch.accepted)
+            state.stats["insert_errors"] += 1
+            return _status_response(503, f"the store could not take the spans, retry later ({type(exc).__name__})",
+                                    ctype, {"Retry-After": "2"})
+    state.stats["spans_accepted"] += batch.accepted
+    state.stats["spans_rejected"] += batch.rejected
+    state.stats["requests"] += 1
+    response = ExportTraceServiceResponse()
+    if batch.rejected or batch.truncated:
+        response.partial_success.rejected_spans = batch.rejected
+        response.partial_success.error_message = "; ".join(batch.messages)
+    if ctype == PROTOBUF:
+        return Response(response.SerializeToString(), media_type=PROTOBUF)
+    payload: dict = {}
+    if batch.rejected or batch.truncated:
+        payload["partialSuccess"] = {"rejectedSpans": str(batch.rejected), "errorMessage": "; ".join(batch.messages)}
+    return Response(json.dumps(payload), media_type=JSON)
+
+
+async def _drop(request: Request, admission, reserved: int) -> Response:
+    ctype, _body = await _admitted_body(request)
+    if ctype == PROTOBUF:
+        return Response(b"", media_type=PROTOBUF)
+    return Response("{}", media_type=JSON)
+
+
+@router.post("/v1/traces")
+async def post_traces(request: Request) -> Response:
+    return await _guarded(request, _traces)
+
+
+@router.post("/v1/metrics")
+async def post_metrics(request: Request) -> Response:
+    """Accepted and dropped (see module docstring)."""
+    return await _guarded(request, _drop)
+
+
+@router.post("/v1/logs")
+async def post_logs(request: Request) -> Response:
+    """Accepted and dropped (see module docstring)."""
+    return await _guarded(request, _drop)

@@ -1,0 +1,171 @@
+"""Re-pricing: recompute LLM-call costs for a time range after a price change.
+
+``otel_traces`` is never mutated. For every call in the range whose price changes (cost, priced
+state or price version), a new version of its ``llm_calls`` row is inserted (``ReplacingMergeTree``
+keeps the highest ``Version``; read with ``FINAL``), and correcting delta rows go into
+``llm_calls_hourly`` (cost difference, priced/unpriced call difference), so sums over the rollup
+match the re-priced calls. Calls are priced with ``tokenproof.pricing`` by response model, falling
+back to the request model; the price table and overrides file are re-read first.
+
+The two inserts are not one transaction: if the service dies between them, the call table is
+right and the rollup keeps the old costs for that range (rebuild it from ``llm_calls FINAL``).
+
+``POST /api/v1/reprice`` (api token) runs it; ``tokenproof reprice`` calls that endpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections import defaultdict
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from tokenproof import semconv
+from tokenproof.collector.auth import require_api_token
+
+__all__ = ["reprice", "parse_time", "router", "SELECT_CALLS"]
+
+CALL_COLUMNS = [
+    "Timestamp", "ServiceName", "TraceId", "SpanId", "ParentSpanId", "Provider", "Operation", "RequestModel",
+    "ResponseModel", "Feature", "Tier", "Customer", "PromptFingerprint", "OutputFormat", "TrafficClass",
+    "RouteId", "Fallback", "Streamed", "InputTokens", "OutputTokens", "CacheReadTokens", "CacheCreationTokens",
+    "ReasoningTokens", "CostUSD", "Priced", "UsageSource", "PriceVersion", "PriceSource", "StatusCode",
+    "ErrorType", "DurationNs", "SpanAttributes", "Version",
+]
+SELECT_CALLS = ("SELECT toUnixTimestamp64Nano(Timestamp) AS TimestampNs, "
+                + ", ".join(CALL_COLUMNS[1:])
+                + " FROM llm_calls FINAL WHERE Timestamp >= fromUnixTimestamp64Nano({since:Int64}) "
+                  "AND Timestamp < fromUnixTimestamp64Nano({until:Int64})")
+HOURLY_KEY = ["ServiceName", "Feature", "Tier", "Customer", "Provider", "RequestModel", "ResponseModel",
+              "TrafficClass", "PromptFingerprint"]
+HOURLY_COLUMNS = ["Hour", *HOURLY_KEY, "CostUSD", "PricedCalls", "UnpricedCalls"]
+
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DAY_NS = 86400 * 10**9
+
+
+def parse_time(text: str, now: float | None = None) -> int:
+    """Epoch ns from ISO 8601 (naive = UTC), or a span before now like ``7d``, ``24h``, ``30m``."""
+    text = text.strip()
+    match = _RELATIVE.match(text)
+    if match:
+        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+        return int(((now if now is not None else time.time()) - seconds) * 1e9)
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"cannot read time {text!r}: use ISO 8601 (2026-11-01T00:00) or 7d / 24h / 30m") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return int(value.timestamp()) * 10**9 + value.microsecond * 1000
+
+
+def reprice(store: Any, since_ns: int, until_ns: int) -> dict[str, Any]:
+    """Re-price the calls with since <= Timestamp < until; returns counts and cost before/after."""
+    from tokenproof import pricing
+
+    pricing.reset()  # re-read the overrides file and price table
+    version = int(time.time_ns())
+    totals = {"rows": 0, "repriced": 0, "newly_priced": 0, "newly_unpriced": 0, "still_unpriced": 0,
+              "cost_before_usd": 0.0, "cost_after_usd": 0.0}
+    cache: dict[tuple, Any] = {}
+    start = since_ns
+    while start < until_ns:  # a day at a time keeps memory bounded
+        end = min(until_ns, start + _DAY_NS)
+        _reprice_slice(store, pricing, start, end, version, cache, totals)
+        start = end
+    totals["price_version"] = pricing.price_version()
+    totals["cost_before_usd"] = round(totals["cost_before_usd"], 10)
+    totals["cost_after_usd"] = round(totals["cost_after_usd"], 10)
+    return totals
+
+
+def _price(pricing: Any, cache: dict, provider: str, models: tuple[str, str], usage_key: tuple) -> Any:
+    key = (provider, models, usage_key)
+    cost = cache.get(key)
+    if cost is None:
+        usage = pricing.Usage(*usage_key)
+        cost = None
+        for model in dict.fromkeys(m for m in models if m):
+            cost = pricing.price(provider, model, usage)
+            if cost.usd is not None:
+                break
+        if cost is None:
+            cost = pricing.price(provider, "", usage)
+        cache[key] = cost
+    return cost
+
+
+def _reprice_slice(store: Any, pricing: Any, since: int, until: int, version: int, cache: dict,
+                   totals: dict) -> None:
+    result = store.query(SELECT_CALLS, {"since": since, "until": until})
+    rows = result.result_rows
+    if not rows:
+        return
+    idx = {name: i for i, name in enumerate(result.column_names)}
+    i_cost, i_priced, i_pver, i_psrc, i_ver = (idx[c] for c in ("CostUSD", "Priced", "PriceVersion", "PriceSource", "Version"))
+    i_prov, i_resp, i_req = idx["Provider"], idx["ResponseModel"], idx["RequestModel"]
+    usage_idx = [idx[c] for c in ("InputTokens", "OutputTokens", "CacheReadTokens", "CacheCreationTokens", "ReasoningTokens")]
+    key_idx = [idx[c] for c in HOURLY_KEY]
+    i_ts = idx["TimestampNs"]
+    new_rows: list[list[Any]] = []
+    deltas: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0, 0])
+    for row in rows:
+        totals["rows"] += 1
+        old_priced = int(row[i_priced])
+        old_cost = float(row[i_cost]) if old_priced else 0.0
+        cost = _price(pricing, cache, row[i_prov], (row[i_resp], row[i_req]), tuple(int(row[i]) for i in usage_idx))
+        priced = 1 if cost.usd is not None else 0
+        new_cost = float(cost.usd) if priced else 0.0
+        totals["cost_before_usd"] += old_cost
+        totals["cost_after_usd"] += new_cost
+        if not priced:
+            totals["still_unpriced" if not old_priced else "newly_unpriced"] += 1
+        elif not old_priced:
+            totals["newly_priced"] += 1
+        if (priced == old_priced and abs(new_cost - old_cost) < 1e-12 and row[i_pver] == cost.price_version):
+            continue
+        totals["repriced"] += 1
+        new = list(row)
+        new[i_cost], new[i_priced], new[i_pver], new[i_psrc], new[i_ver] = (
+            new_cost, priced, cost.price_version, cost.price_source, version)
+        new_rows.append(new)
+        hour = (row[i_ts] // 3_600_000_000_000) * 3600
+        delta = deltas[(hour, *(row[i] for i in key_idx))]
+        delta[0] += new_cost - old_cost
+        delta[1] += priced - old_priced
+        delta[2] += old_priced - priced
+    if not new_rows:
+        return
+    store.insert("llm_calls", new_rows, CALL_COLUMNS)  # TimestampNs goes into Timestamp
+    hourly = [[key[0], *key[1:], d[0], d[1], d[2]] for key, d in deltas.items()]
+    store.insert("llm_calls_hourly", hourly, HOURLY_COLUMNS)
+
+
+class RepriceRequest(BaseModel):
+    since: str
+    until: str | None = None
+
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/reprice", dependencies=[Depends(require_api_token)])
+async def reprice_endpoint(body: RepriceRequest, request: Request) -> dict[str, Any]:
+    """Re-price calls in [since, until) (until defaults to now); returns counts and costs."""
+    try:
+        since = parse_time(body.since)
+        until = parse_time(body.until) if body.until else time.time_ns() + 1
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if until <= since:
+        raise HTTPException(400, "until must be after since")
+    result = await run_in_threadpool(reprice, request.app.state.store, since, until)
+    return {"since_ns": since, "until_ns": until, **result,
+            "note": f"unpriced calls are counted, never $0 ({semconv.COST_UNPRICED})"}

@@ -9,7 +9,8 @@ unchanged. Everything else of ours goes through :func:`._safety.internal_error`.
 
 Double instrumentation: when another GenAI instrumentation (OpenLLMetry, the official OpenAI one)
 wrapped the method *inside* us, we call past its wrapper (and set OpenLLMetry's suppression key),
-so it emits nothing; when it wrapped *outside* us, its span is current and :class:`~._call.Call`
+so it emits nothing (also when it wrapped outside us as well: some of them stack a wrapper per
+``instrument()`` call); when it wrapped *outside* us, its span is current and :class:`~._call.Call`
 enriches that span instead of starting a second one.
 """
 
@@ -110,8 +111,8 @@ def call_wrapper(adapter: Adapter, is_async: bool) -> Callable[..., Any]:
             if _runtime.get() is None:
                 return await wrapped(*args, **kwargs)
 
-            def send(call_kwargs: dict[str, Any], outer: bool) -> Any:
-                return (_bypass_foreign(wrapped) if outer else wrapped)(*args, **call_kwargs)
+            def send(call_kwargs: dict[str, Any], _outer: bool) -> Any:
+                return _bypass_foreign(wrapped)(*args, **call_kwargs)
 
             return await run_async(adapter, instance, kwargs, send)
 
@@ -121,8 +122,8 @@ def call_wrapper(adapter: Adapter, is_async: bool) -> Callable[..., Any]:
         if _runtime.get() is None:
             return wrapped(*args, **kwargs)
 
-        def send(call_kwargs: dict[str, Any], outer: bool) -> Any:
-            return (_bypass_foreign(wrapped) if outer else wrapped)(*args, **call_kwargs)
+        def send(call_kwargs: dict[str, Any], _outer: bool) -> Any:
+            return _bypass_foreign(wrapped)(*args, **call_kwargs)
 
         return run_sync(adapter, instance, kwargs, send)
 

@@ -88,6 +88,12 @@ def test_real_request_errors(provider):
     r = httpx.post(provider.url + "/v1/messages", json={"messages": MSG, "max_tokens": 5},
                    headers={"x-api-key": "k"})
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+    r = httpx.post(provider.url + "/v1/messages", json={"model": "claude-haiku-4-5", "messages": MSG, "max_tokens": 5})
+    assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+    # like the real API: stream_options only with stream=true
+    with oa(provider) as client, pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="gpt-4o", messages=MSG, stream_options={"include_usage": True})
+    assert info.value.body["param"] == "stream_options"
 
 
 def test_timeouts_surface_as_sdk_timeout_errors(provider):

@@ -134,6 +134,9 @@ async def chat_completions(request: Request) -> Response:
         tools, forced = tools_of(body)
         json_mode, schema = output_format(body)
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+        if body.get("stream_options") is not None and not body.get("stream"):
+            raise ProviderError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                                "stream_options")
         n = int(body.get("n") or 1)
         if n < 1 or n > 8:
             raise ProviderError(400, "'n' must be between 1 and 8.", "n")

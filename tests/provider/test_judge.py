@@ -106,3 +106,17 @@ def test_position_bias_turns_ties_into_a_and_is_deterministic(gsm8k_both_right):
             truth = ["A" if r.labels[GPT4] > r.labels[MIXTRAL] else "B" if r.labels[GPT4] < r.labels[MIXTRAL]
                      else "C" for r in get_corpus().records[:40] if r.dataset == "gsm8k"]
             assert first != truth  # noise changed some verdicts
+
+
+def test_fallback_answers_are_judged_by_the_answer_they_replay(client):
+    from tokenproof.provider.answers import fallback_record
+    prompt = "Draft a two-line apology for a delayed parcel."
+    ask = lambda m: client.chat.completions.create(  # noqa: E731
+        model=m, messages=[{"role": "user", "content": prompt}]).choices[0].message.content
+    strong, weak = ask("gpt-4o"), ask("gpt-4o-mini")
+    replayed = fallback_record(strong)
+    assert replayed is not None and fallback_record(weak) is replayed
+    la, lb = replayed.labels[GPT4], replayed.labels[MIXTRAL]
+    expected = "C" if la == lb else ("A" if la > lb else "B")
+    assert verdict(client, judge_prompt(prompt, strong, weak)) == expected
+    assert verdict(client, judge_prompt(prompt, weak, strong)) == {"A": "B", "B": "A", "C": "C"}[expected]

@@ -57,7 +57,8 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 def make_server(options: ProviderOptions, log_level: str = "warning") -> uvicorn.Server:
     get_corpus()  # load the recorded corpus before the first request
     config = uvicorn.Config(create_app(options), log_level=log_level, lifespan="off",
-                            timeout_graceful_shutdown=2, access_log=False)
+                            timeout_graceful_shutdown=2,
+                            access_log=log_level.lower() in ("info", "debug", "trace"))
     return uvicorn.Server(config)
 
 

@@ -1,0 +1,211 @@
+"""Alert delivery: generic JSON and Slack-compatible webhooks, HMAC-signed, retried with backoff.
+
+A ``WebhookWorker`` owns one background thread and a bounded queue. ``submit`` never blocks (a full
+queue drops the notification and records it as ``dropped``), so alert evaluation and ingest are never
+held up by a slow receiver. Failed attempts (network error or non-2xx) are retried with exponential
+backoff up to ``webhook_max_attempts``; every attempt is passed to ``record`` (the service writes it to
+``analytics_webhook_deliveries``).
+
+Signature: ``X-Tokenproof-Timestamp: <unix seconds>`` and
+``X-Tokenproof-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>``; receivers check
+it with :func:`verify` (constant-time, with a freshness window against replays).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httpx
+
+from tokenproof import settings
+
+__all__ = ["Target", "WebhookWorker", "sign", "verify", "json_payload", "slack_payload", "targets_from_settings",
+           "SIGNATURE_HEADER", "TIMESTAMP_HEADER"]
+
+log = logging.getLogger(__name__)
+
+settings.declare("webhook_urls", list, [], "generic JSON webhook URLs that receive alert notifications")
+settings.declare("slack_webhook_urls", list, [], "Slack-compatible incoming-webhook URLs for alerts")
+settings.declare("webhook_secret", str, "", "HMAC-SHA256 secret used to sign webhook bodies")
+settings.declare("webhook_max_attempts", int, 5, "delivery attempts per notification before giving up")
+settings.declare("webhook_backoff_seconds", float, 2.0, "first retry delay; doubles on each attempt")
+settings.declare("webhook_queue_size", int, 1000, "notifications waiting for delivery before new ones are dropped")
+settings.declare("webhook_timeout_seconds", float, 10.0, "HTTP timeout of one delivery attempt")
+
+SIGNATURE_HEADER = "X-Tokenproof-Signature"
+TIMESTAMP_HEADER = "X-Tokenproof-Timestamp"
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    format: str = "json"  # json | slack
+
+
+def targets_from_settings() -> list[Target]:
+    return ([Target(u, "json") for u in settings.get("webhook_urls")]
+            + [Target(u, "slack") for u in settings.get("slack_webhook_urls")])
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, tolerance_s: float = 300,
+           now: float | None = None) -> bool:
+    """True when the signature matches and the timestamp is fresh."""
+    try:
+        age = abs((now or time.time()) - float(timestamp))
+    except (TypeError, ValueError):
+        return False
+    return age <= tolerance_s and hmac.compare_digest(sign(secret, timestamp, body), signature or "")
+
+
+def json_payload(alert: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "tokenproof.alert", "alert": alert}
+
+
+def slack_payload(alert: dict[str, Any]) -> dict[str, Any]:
+    status = alert.get("status", "open")
+    title = f"[{alert.get('severity', 'warning')}] tokenproof {alert.get('kind', 'alert')} ({status})"
+    text = f"*{title}*\n{alert.get('explanation', '')}"
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                                     {"type": "context", "elements": [
+                                         {"type": "mrkdwn", "text": f"alert id `{alert.get('id', '')}`"}]}]}
+
+
+@dataclass(order=True)
+class _Job:
+    due: float
+    seq: int
+    target: Target
+    alert: dict
+    delivery_id: str
+    attempt: int
+
+
+class WebhookWorker:
+    """A background sender with a bounded queue; ``submit`` returns at once."""
+
+    def __init__(self, targets: list[Target], secret: str = "", *,
+                 record: Callable[[dict[str, Any]], None] | None = None, max_attempts: int = 5,
+                 backoff_s: float = 2.0, queue_size: int = 1000, timeout_s: float = 10.0):
+        self.targets = list(targets)
+        self.secret = secret
+        self.record = record
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_s = backoff_s
+        self.timeout_s = timeout_s
+        self._inbox: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+        self._retries: list[_Job] = []
+        self._seq = itertools.count()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+
+    @classmethod
+    def from_settings(cls, record=None) -> "WebhookWorker":
+        return cls(targets_from_settings(), settings.get("webhook_secret"), record=record,
+                   max_attempts=settings.get("webhook_max_attempts"),
+                   backoff_s=settings.get("webhook_backoff_seconds"),
+                   queue_size=settings.get("webhook_queue_size"),
+                   timeout_s=settings.get("webhook_timeout_seconds"))
+
+    def start(self) -> "WebhookWorker":
+        if self._thread is None and self.targets:
+            self._thread = threading.Thread(target=self._run, name="tokenproof-webhooks", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(self, alert: dict[str, Any]) -> bool:
+        """Queue one notification per target; False when the queue was full (recorded as dropped)."""
+        ok = True
+        for target in self.targets:
+            job = _Job(0.0, next(self._seq), target, alert, uuid.uuid4().hex, 1)
+            try:
+                self._inbox.put_nowait(job)
+                self._idle.clear()
+            except queue.Full:
+                ok = False
+                self._note(job, "dropped", 0, "queue full")
+        return ok
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until every queued notification is delivered or given up (tests, shutdown)."""
+        return self._idle.wait(timeout)
+
+    # --- worker ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.timeout_s) as client:
+            while not self._stop.is_set():
+                job = self._next_job()
+                if job is None:
+                    continue
+                self._attempt(client, job)
+                if self._inbox.empty() and not self._retries:
+                    self._idle.set()
+
+    def _next_job(self) -> _Job | None:
+        now = time.monotonic()
+        if self._retries and self._retries[0].due <= now:
+            return heapq.heappop(self._retries)
+        wait = min(self._retries[0].due - now, 0.5) if self._retries else 0.5
+        try:
+            return self._inbox.get(timeout=max(wait, 0.01))
+        except queue.Empty:
+            return None
+
+    def _attempt(self, client: httpx.Client, job: _Job) -> None:
+        payload = slack_payload(job.alert) if job.target.format == "slack" else json_payload(job.alert)
+        body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        timestamp = str(int(time.time()))
+        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
+                   "X-Tokenproof-Delivery": job.delivery_id}
+        if self.secret:
+            headers[SIGNATURE_HEADER] = sign(self.secret, timestamp, body)
+        status, error = 0, ""
+        try:
+            response = client.post(job.target.url, content=body, headers=headers)
+            status = response.status_code
+            if 200 <= status < 300:
+                self._note(job, "delivered", status, "")
+                return
+            error = f"HTTP {status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if job.attempt >= self.max_attempts:
+            self._note(job, "failed", status, error)
+            return
+        self._note(job, "retrying", status, error)
+        delay = self.backoff_s * (2 ** (job.attempt - 1))
+        heapq.heappush(self._retries, _Job(time.monotonic() + delay, next(self._seq), job.target,
+                                           job.alert, job.delivery_id, job.attempt + 1))
+
+    def _note(self, job: _Job, outcome: str, status: int, error: str) -> None:
+        if self.record is None:
+            return
+        try:
+            self.record({"delivery_id": job.delivery_id, "alert_id": str(job.alert.get("id", "")),
+                         "url": job.target.url, "format": job.target.format, "attempt": job.attempt,
+                         "outcome": outcome, "http_status": status, "error": error[:500]})
+        except Exception:  # recording must not stop delivery; the failure is logged, not hidden
+            log.exception("could not record webhook delivery %s", job.delivery_id)

@@ -1,0 +1,1 @@
+"""Recorded model outputs shipped with the provider (RouteLLM subset, Apache-2.0; see NOTICE)."""

@@ -45,6 +45,9 @@ class Adapter:
         """Add request attributes to ``attrs``; return the requested model name."""
         raise NotImplementedError
 
+    def prepare_client(self, instance: Any) -> None:
+        """Called before each call with the SDK resource (e.g. to turn off the SDK's own spans)."""
+
     def is_streaming(self, kwargs: dict[str, Any]) -> bool:
         return kwargs.get("stream") is True
 

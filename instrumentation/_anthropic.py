@@ -3,6 +3,10 @@
 Anthropic reports ``input_tokens`` WITHOUT cached tokens; the GenAI conventions (and our pricing)
 count all input, so input = input_tokens + cache_read_input_tokens + cache_creation_input_tokens.
 Streams carry usage in ``message_start`` (input side) and ``message_delta`` (cumulative output).
+
+Recent anthropic SDKs emit their own GenAI span per API call (scope ``com.anthropic.sdk.python``)
+when a global tracer provider exists; with ours that would count every call twice, so while
+tokenproof instruments, the clients whose calls it traces get no SDK span (``prepare_client``).
 """
 
 from __future__ import annotations
@@ -82,6 +86,11 @@ class MessagesAdapter(Adapter):
         ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
         ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
     )
+
+    def prepare_client(self, instance: Any) -> None:
+        client = getattr(instance, "_client", None)
+        if client is not None and getattr(client, "_lazy_tracer", None) is not None:
+            client._lazy_tracer = None  # the SDK's own span for this client would duplicate ours
 
     def request_attributes(self, kwargs: dict[str, Any], attrs: dict[str, Any]) -> str:
         model = kwargs.get("model")

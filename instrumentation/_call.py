@@ -127,6 +127,7 @@ class Call:
             semconv.GEN_AI_OPERATION_NAME: adapter.operation,
             semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
         }
+        adapter.prepare_client(instance)
         model = adapter.request_attributes(kwargs, attrs)
         self.request_model = model
         host, port = _server(instance)

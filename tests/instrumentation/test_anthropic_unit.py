@@ -108,3 +108,19 @@ def test_error_status(instrumented):
     span = instrumented.only_span()
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[sc.ERROR_TYPE] == type(raised.value).__qualname__
+
+
+def test_sdk_native_span_not_counted_twice(instrumented):
+    """anthropic 2.x emits its own GenAI span per call when it has a tracer: we keep exactly one."""
+    import httpx2
+
+    from .conftest import anthropic_message as message
+
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=message()))
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url="https://api.anthropic.test", max_retries=0,
+                                 http_client=httpx2.Client(transport=transport),
+                                 open_telemetry={"tracer_provider": instrumented.tracer_provider})
+    client.messages.create(**KW)
+    span = instrumented.only_span()
+    assert span.instrumentation_scope.name == sc.INSTRUMENTATION_SCOPE
+    assert span.attributes[sc.TP_COST_STATUS] == sc.COST_PRICED

@@ -292,15 +292,16 @@ def _prove_end_to_end() -> None:
         print(f"\n`tokenproof prove` end to end: skipped ({exc})")
         return
     from tokenproof.cli import main as cli_main
+    print()
     out = Path(tempfile.mkdtemp(prefix="tokenproof-prove-"))
-    batch = write_gsm8k_batch(out / "gsm8k_batch.jsonl", n=120, seed=3)
+    batch = write_gsm8k_batch(out / "batch.jsonl", n=120, seed=3, features=("gsm8k", "mmlu:high_school_mathematics"))
     started = time.perf_counter()
     with run_provider() as handle:
         code = cli_main(["prove", str(batch), "--candidate", "mixtral-8x7b-instruct", "--base-url",
                          handle.base_url_openai, "--out", str(out / "report"), "--group-by", "feature"])
-    print(f"\n`tokenproof prove` on {batch.name} (120 GSM8K requests, baseline gpt-4-1106-preview, candidate "
-          f"mixtral-8x7b-instruct, local provider): exit {code} in {time.perf_counter() - started:.1f} s; "
-          f"report at {out / 'report' / 'report.html'} and report.json")
+    print(f"`tokenproof prove` on {batch} (120 GSM8K + 120 MMLU high-school-maths requests, baseline "
+          f"gpt-4-1106-preview, candidate mixtral-8x7b-instruct, local provider): exit {code} in "
+          f"{time.perf_counter() - started:.1f} s; report at {out / 'report' / 'report.html'} and report.json")
 
 
 if __name__ == "__main__":

@@ -151,3 +151,53 @@ def test_budget_stops_the_shadow_run(service):
     result = client.post("/api/v1/shadow-runs", json=body, headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert result["stop_reason"] == "budget exhausted" and result["status"] == "budget_exhausted"
     assert 0 < result["n"] < 30 and result["spent_usd"] >= 0.05
+
+
+@pytest.fixture()
+def live_service(tmp_path, monkeypatch):
+    """The service app served over HTTP on a free loopback port (the CLI talks HTTP to it)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from tokenproof.provider.testing import bind_socket
+
+    store = Store.open(data_dir=tmp_path / "data")
+    app = create_app(store, api_token=TOKEN)
+    if "proof" not in app.state.api_routers:  # entry point not installed in this environment yet
+        from tokenproof.analytics.proof.api import router
+        app.include_router(router)
+    sock = bind_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    monkeypatch.setenv("TOKENPROOF_SERVICE_URL", f"http://127.0.0.1:{sock.getsockname()[1]}")
+    monkeypatch.setenv("TOKENPROOF_API_TOKEN", TOKEN)
+    try:
+        with run_provider() as provider:
+            yield store, provider
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
+
+
+def test_cli_commands_go_through_the_service(live_service, capsys, monkeypatch):
+    from tokenproof.cli import main
+    monkeypatch.setenv("TOKENPROOF_PROOF_SHADOW_SAMPLE_RATE", "0.5")
+    store, provider = live_service
+    _traffic(store, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    assert main(["candidates"]) == 0
+    out = capsys.readouterr().out
+    assert "math-tutor" in out and "per month" in out and "too small to decide" in out
+    assert main(["shadow", "--feature", "math-tutor", "--baseline", GPT4, "--candidate", "mixtral-8x7b-instruct",
+                 "--base-url", provider.base_url_openai, "--limit", "80"]) == 0
+    out = capsys.readouterr().out
+    assert "SWITCH after" in out
+    assert main(["recommendations"]) == 0
+    out = capsys.readouterr().out
+    assert f"{GPT4} -> mixtral-8x7b-instruct" in out and "saves $" in out

@@ -28,7 +28,7 @@ log = logging.getLogger("tokenproof.collector")
 API_GROUP = "tokenproof.api"
 
 STATUS_SQL = {
-    "spans": "SELECT uniqExact(TraceId, SpanId) FROM otel_traces",
+    "spans": "SELECT uniqExact(TraceId, SpanId), count() FROM otel_traces",
     "llm_calls": "SELECT count(), countIf(Priced = 0) FROM llm_calls FINAL",
 }
 
@@ -36,9 +36,10 @@ status_router = APIRouter(prefix="/api/v1")
 
 
 def _status(store: Store) -> dict[str, Any]:
-    spans = store.query_rows(STATUS_SQL["spans"])[0][0]
+    spans, rows = store.query_rows(STATUS_SQL["spans"])[0]
     calls, unpriced = store.query_rows(STATUS_SQL["llm_calls"])[0]
-    return {"spans": int(spans), "llm_calls": int(calls), "unpriced_llm_calls": int(unpriced),
+    # span_rows > spans would mean a span stored twice (never expected: retries are deduplicated)
+    return {"spans": int(spans), "span_rows": int(rows), "llm_calls": int(calls), "unpriced_llm_calls": int(unpriced),
             "schema_version": store.schema_version()}
 
 

@@ -12,18 +12,31 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from tokenproof import settings
+
 from tokenproof.analytics.proof import store as proof_store
 from tokenproof.analytics.proof.judge import JudgeFamilyError
 from tokenproof.analytics.proof.mining import mine
 from tokenproof.analytics.proof.recommend import recommendations, route_params, route_states
 from tokenproof.analytics.proof.replay import Replayer
-from tokenproof.analytics.proof.sequential import Params
+from tokenproof.analytics.proof.sequential import Params, alpha_spending
 from tokenproof.analytics.proof.shadow import ShadowSpec, evidence_for, run_shadow
 from tokenproof.collector.auth import require_api_token
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["proof"])
+
+
+def _at_least_one(value: int) -> None:
+    if value < 1:
+        raise ValueError("must be at least 1")
+
+
+settings.declare("proof_portfolio_routes", int, 1,
+                 "routes tested at once for portfolio control: each shadow run's alpha is alpha / this "
+                 "(Bonferroni alpha spending; 1 = per-route control)",
+                 validate=_at_least_one)
 
 
 class ShadowRunRequest(BaseModel):
@@ -55,7 +68,9 @@ def candidates(request: Request, days: int = Query(30, ge=1, le=366), limit: int
 @router.post("/shadow-runs", dependencies=[Depends(require_api_token)])
 def shadow_run(request: Request, body: ShadowRunRequest) -> dict:
     try:
-        params = Params(q0=body.q0, q1=body.q1, alpha=body.alpha, beta=body.beta, n_min=body.min_n, n_max=body.max_n)
+        # portfolio control by alpha spending: each of m routes tested at once gets alpha / m
+        alpha = alpha_spending(settings.get("proof_portfolio_routes"), body.alpha)
+        params = Params(q0=body.q0, q1=body.q1, alpha=alpha, beta=body.beta, n_min=body.min_n, n_max=body.max_n)
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     spec = ShadowSpec(baseline=body.baseline, candidate=body.candidate, service=body.service, feature=body.feature,

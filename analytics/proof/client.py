@@ -72,7 +72,8 @@ def _recommendations(args: argparse.Namespace) -> int:
         print(f"{rec['route_id']}: {rec['baseline']} -> {rec['candidate']} for {json.dumps(rec['match'])}: "
               f"saves {_money(rec['monthly_saving_usd'])} per month; non-loss {conf['non_loss_rate']} "
               f"(>= {conf['non_loss_lower_bound']} at {conf['level']:.0%}) over {conf['comparisons']} comparisons"
-              f"{'' if rec['portfolio_switch'] else ' [not significant at portfolio level]'}; evidence {rec['evidence']}")
+              f"{' [not significant at portfolio level]' if data['routes_tested'] > 1 and not rec['portfolio_switch'] else ''}"
+              f"; evidence {rec['evidence']}")
     print(f"{data['switch_per_route']} switch decisions, {data['switch_after_portfolio_control']} after portfolio "
           f"control ({data['portfolio_method']})")
     return 0

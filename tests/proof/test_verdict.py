@@ -94,3 +94,10 @@ def test_console_script_reads_stdin_and_exits_2_on_error(tmp_path):
     proc = subprocess.run([str(script), "verdict", "-"], input=good + "oops\n", capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 2 and "line 31" in proc.stderr
+
+
+def test_eprocess_method_is_available(tmp_path, capsys):
+    rows = [{"route": "r", "outcome": "tie"}] * 80
+    code, out, _ = _run(capsys, _write(tmp_path / "c.jsonl", rows), "--method", "eprocess")
+    assert code == 0
+    assert out[0]["decision"] == "switch" and out[0]["method"] == "eprocess" and out[0]["n"] < 80

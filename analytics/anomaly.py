@@ -264,6 +264,7 @@ def detect_series(hours, calls, cost, *, dimension: str, value: str, eval_from: 
         usual_cpc = spend_base.level / calls_base.level if calls_base.level > 0 else 0.0
         runaway_runs = _flag_runs(calls[ev], calls_exp, calls_base, t.z, t.runaway_ratio,
                                   np.full(h_ev.size, usual_cpc), t.min_excess_usd)
+        runaway_runs = [r for r in runaway_runs if np.max(calls[ev][r[0]:r[1] + 1]) >= t.min_calls]
         for i0, i1, excess in runaway_runs:
             findings.append(_finding("runaway", dimension, value, "calls", h_ev, calls[ev], calls_exp,
                                      i0, i1, excess))

@@ -78,3 +78,28 @@ def test_malformed_batch_file_names_the_line(tmp_path, capsys):
     batch.write_text(json.dumps(gsm8k_batch_lines(1)[0]) + "\n{broken\n")
     code = main(["prove", str(batch), "--candidate", "mixtral-8x7b-instruct", "--out", str(tmp_path / "o")])
     assert code == 2 and "line 2" in capsys.readouterr().err
+
+
+def test_truncated_candidate_answers_lose_without_a_judge(tmp_path, provider, capsys):
+    """The baseline's recorded answers finished; the candidate hits the same max_tokens and is cut off."""
+    from tokenproof.provider.corpus import GPT4, get_corpus
+    by_prompt = {r.prompt: r for r in get_corpus().records}
+    lines = gsm8k_batch_lines(40, seed=9, feature="gsm8k")
+    for line in lines:
+        line["body"]["max_tokens"] = 40
+        answer = by_prompt[line["body"]["messages"][-1]["content"]].answers[GPT4]
+        line["response"] = {"status_code": 200, "body": {
+            "model": GPT4, "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": answer.splitlines()[-1]}}],
+            "usage": {"prompt_tokens": 90, "completion_tokens": 8, "total_tokens": 98}}}
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code = main(["prove", str(batch), "--candidate", "mixtral-8x7b-instruct", "--base-url",
+                 provider.base_url_openai, "--out", str(tmp_path / "out"), "--group-by", "fingerprint"])
+    assert code == 0
+    (route,) = json.loads((tmp_path / "out" / "report.json").read_text())["routes"]
+    assert route["decision"] == "keep" and route["format_failures"] >= 25
+    truncated = [c for c in route["comparisons"] if not c["candidate_format_valid"]]
+    assert all(c["decided_by"] == "format" and c["outcome"] == "loss" and c["judge_cost_usd"] == 0
+               and "truncated" in c["format_failures"][0] for c in truncated)
+    assert route["group_by"] == "fingerprint" and len(route["group"]) == 12

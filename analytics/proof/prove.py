@@ -112,9 +112,33 @@ def _one(req: BatchRequest, baseline_model: str, candidate: str, judge: str, rep
     return record
 
 
+def calibrate(items: list[BatchRequest], baseline_model: str, judge: str, replayer: Replayer, n: int,
+              concurrency: int) -> dict:
+    """The judge's noise floor on this group: the baseline against a second baseline answer."""
+    def one(req: BatchRequest):
+        first = (answer_from_completion(req.response, baseline_model) if req.response is not None
+                 else replayer.call(req.body, baseline_model, feature=req.feature))
+        second = replayer.call(req.body, baseline_model, feature=req.feature)
+        if first.error or second.error:
+            return None
+        result = compare(req.body, first, second, replayer.judge(judge, req.feature), req.reference)
+        spent = [a.cost_usd for a in result.judge_answers] + [second.cost_usd] + (
+            [] if first.recorded else [first.cost_usd])
+        return result, sum(c or 0.0 for c in spent)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        results = [r for r in pool.map(one, items[:n]) if r is not None]
+    judged = [r for r, _ in results if r.swap_consistent is not None]
+    return {
+        "pairs": len(results),
+        "non_tie_rate": round(sum(r.outcome != "tie" for r, _ in results) / len(results), 4) if results else None,
+        "swap_inconsistency_rate": round(sum(not r.swap_consistent for r in judged) / len(judged), 4) if judged else None,
+        "spend_usd": round(sum(c for _, c in results), 6),
+    }
+
+
 def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge: str | None = None,
           baseline: str | None = None, group_by: str = "feature", replayer: Replayer,
-          concurrency: int = 4, monthly_calls: float | None = None) -> dict:
+          concurrency: int = 4, monthly_calls: float | None = None, calibration: int = 0) -> dict:
     """Replay, judge and decide per group; return the report as a dict."""
     groups: dict[str, list[BatchRequest]] = {}
     for req in requests:
@@ -154,6 +178,9 @@ def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge
         summary["projected_monthly_saving_usd"] = (
             None if base_cost is None or cand_cost is None else round((base_cost - cand_cost) * volume, 4))
         summary["disputed_pairs"] = _disputed(evidence.records)
+        if calibration > 0:
+            summary["calibration"] = calibrate(items, baseline_model, judge_model, replayer, calibration, concurrency)
+            summary["shadow_spend_usd"] = round(summary["shadow_spend_usd"] + summary["calibration"]["spend_usd"], 6)
         summary["comparisons"] = [{k: v for k, v in r.items() if k not in {"judge_explanations"}}
                                   for r in evidence.records]
         results.append(summary)
@@ -203,7 +230,7 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
     try:
         report = prove(requests, args.candidate, params=params, judge=args.judge, baseline=args.baseline,
                        group_by=args.group_by, replayer=replayer, concurrency=args.concurrency,
-                       monthly_calls=args.monthly_calls)
+                       monthly_calls=args.monthly_calls, calibration=args.calibrate)
     except (JudgeFamilyError, ReplayError) as exc:
         print(f"tokenproof prove: {exc}", file=sys.stderr)
         return 2

@@ -52,6 +52,14 @@ def _trajectory_svg(points: list[float], upper: float, lower: float, width: int 
             f'{bounds}<polyline fill="none" stroke="#03c" stroke-width="1.5" points="{line}"/></svg>')
 
 
+def _calibration(cal: dict | None) -> str:
+    if not cal:
+        return ""
+    return (f"<p class='meta'>Judge calibration (baseline against itself, {cal['pairs']} pairs): non-tie verdicts "
+            f"{_e(cal['non_tie_rate'])}, swap inconsistency {_e(cal['swap_inconsistency_rate'])}; the noise floor "
+            f"of this judge on this route.</p>")
+
+
 def render_html(report: dict) -> str:
     params = report["params"]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>tokenproof proof report</title>"
@@ -90,7 +98,8 @@ def render_html(report: dict) -> str:
             f"baseline vs {_money(route['mean_candidate_cost_usd'])} candidate); shadow spend "
             f"{_money(route['shadow_spend_usd'])}. Log-likelihood ratio {route['log_likelihood_ratio']} "
             f"(switch at {route['switch_threshold']}, keep at {route['keep_threshold']}).</p>"
-            + _trajectory_svg(route["trajectory"], route["switch_threshold"], route["keep_threshold"]))
+            + _trajectory_svg(route["trajectory"], route["switch_threshold"], route["keep_threshold"])
+            + _calibration(route.get("calibration")))
         if route["disputed_pairs"]:
             parts.append(f"<h3>Disputed pairs ({len(route['disputed_pairs'])})</h3>")
         for pair in route["disputed_pairs"]:

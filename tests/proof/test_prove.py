@@ -21,7 +21,7 @@ def test_prove_decides_per_feature_and_writes_a_readable_report(tmp_path, provid
     batch = write_gsm8k_batch(tmp_path / "batch.jsonl", n=70, seed=3,
                               features=("gsm8k", "mmlu:high_school_mathematics"))
     code = main(["prove", str(batch), "--candidate", "mixtral-8x7b-instruct", "--base-url",
-                 provider.base_url_openai, "--out", str(tmp_path / "out")])
+                 provider.base_url_openai, "--out", str(tmp_path / "out"), "--calibrate", "5"])
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -35,12 +35,15 @@ def test_prove_decides_per_feature_and_writes_a_readable_report(tmp_path, provid
         assert route["swap_inconsistency_rate"] is not None and route["trajectory"]
         assert route["skipped_after_decision"] > 0  # stops spending once decided
         assert route["projected_monthly_saving_usd"] > 0
+        # the baseline judged against itself: the recorded answers tie, a consistent judge
+        assert route["calibration"]["pairs"] == 5 and route["calibration"]["non_tie_rate"] == 0.0
         first = route["comparisons"][0]
         assert first["verdict_baseline_first"] in "ABC" and first["verdict_candidate_first"] in "ABC"
     gsm = routes["gsm8k"]
     assert gsm["disputed_pairs"] and gsm["disputed_pairs"][0]["outcome"] == "loss"
     page = (tmp_path / "out" / "report.html").read_text()
     assert "KEEP" in page and "SWITCH" in page and "Disputed pairs" in page and "<svg" in page
+    assert "Judge calibration" in page
     assert "gsm8k: KEEP" in printed
 
 

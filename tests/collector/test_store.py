@@ -116,3 +116,13 @@ def test_same_token_twice_is_stored_once_in_every_table(store):
     assert store.query_rows("SELECT count() FROM otel_traces") == [(3,)]
     assert store.query_rows("SELECT count() FROM llm_calls") == [(3,)]
     assert store.query_rows("SELECT sum(Calls) FROM llm_calls_hourly") == [(3,)]
+
+
+def test_events_keep_their_nanosecond_timestamps(store):
+    insert_spans(store, [{"timestamp": 1_794_000_000_123_456_789, "attributes": {sc.GEN_AI_OPERATION_NAME: "chat"},
+                          "events": [{"timestamp": 1_794_000_000_223_456_789, "name": "gen_ai.choice",
+                                      "attributes": {"index": 0, "finish_reason": "stop"}}]}])
+    row = store.query_rows("SELECT toUnixTimestamp64Nano(Timestamp), arrayMap(t -> toUnixTimestamp64Nano(t), "
+                           "Events.Timestamp), Events.Name, Events.Attributes FROM otel_traces")[0]
+    assert row == (1_794_000_000_123_456_789, [1_794_000_000_223_456_789], ["gen_ai.choice"],
+                   [{"index": "0", "finish_reason": "stop"}])

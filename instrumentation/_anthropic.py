@@ -18,7 +18,7 @@ from tokenproof import semconv
 from ._adapter import Accumulator, Adapter
 from ._content import to_parts
 from ._fingerprint import fingerprint, shape
-from ._openai import _count_messages, _dictish, _num_params
+from ._openai import _count_messages, _dictish, _num_params, _parsed
 
 __all__ = ["MessagesAdapter"]
 
@@ -111,8 +111,7 @@ class MessagesAdapter(Adapter):
         return _output_format(kwargs)
 
     def read_response(self, call: Any, response: Any) -> None:
-        if hasattr(response, "http_response") and callable(getattr(response, "parse", None)):
-            response = response.parse()
+        response = _parsed(response)
         call.response = response
         call.response_id = response.id
         call.response_model = response.model

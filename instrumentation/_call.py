@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -23,13 +22,12 @@ from . import _content
 from ._adapter import Adapter
 from ._safety import internal_error
 
-__all__ = ["Call", "foreign_genai_span", "suppression_context"]
+__all__ = ["Call", "foreign_genai_span", "span_context"]
 
 _CLIENT = SpanKind.CLIENT
 _FOREIGN_SCOPES = ("opentelemetry.instrumentation.openai", "opentelemetry.instrumentation.anthropic")
 _pricing: Any = None
 _tokens: Any = None
-_llm_suppress_key: Any = False  # False = not looked up yet; None = OpenLLMetry not installed
 
 
 def _pricing_module() -> Any:
@@ -50,23 +48,9 @@ def _tokens_module() -> Any:
     return _tokens
 
 
-def suppression_context(span: Any) -> Any:
-    """Context with our span current and OpenLLMetry's "language model suppressed" key set.
-
-    Set when we are the outer wrapper, so an inner OpenLLMetry wrapper emits no second span.
-    """
-    global _llm_suppress_key
-    ctx = trace.set_span_in_context(span)
-    if _llm_suppress_key is False:
-        try:
-            from opentelemetry.semconv_ai import SUPPRESS_LANGUAGE_MODEL_INSTRUMENTATION_KEY
-        except Exception:  # not installed: nothing to suppress
-            _llm_suppress_key = None
-        else:
-            _llm_suppress_key = SUPPRESS_LANGUAGE_MODEL_INSTRUMENTATION_KEY
-    if _llm_suppress_key is not None:
-        ctx = otel_context.set_value(_llm_suppress_key, True, ctx)
-    return ctx
+def span_context(span: Any) -> Any:
+    """Context with our span current (HTTP client spans nest under it)."""
+    return trace.set_span_in_context(span)
 
 
 def foreign_genai_span() -> Any:
@@ -81,17 +65,27 @@ def foreign_genai_span() -> Any:
     return None
 
 
+_servers: dict[int, tuple[Any, str | None, int | None]] = {}
+
+
 def _server(instance: Any) -> tuple[str | None, int | None]:
+    """(server.address, server.port) of the SDK client behind a resource, cached per base URL object."""
     client = getattr(instance, "_client", None)
     url = getattr(client, "base_url", None)
     if url is None:
         return None, None
-    host = getattr(url, "host", None)
+    hit = _servers.get(id(url))
+    if hit is not None and hit[0] is url:
+        return hit[1], hit[2]
+    host = getattr(url, "host", None) or None
     port = getattr(url, "port", None)
     if port is None:
         scheme = getattr(url, "scheme", "")
         port = 443 if scheme == "https" else 80 if scheme == "http" else None
-    return host or None, port
+    if len(_servers) > 256:
+        _servers.clear()
+    _servers[id(url)] = (url, host, port)  # holds the URL, so its id cannot be reused while cached
+    return host, port
 
 
 class Call:
@@ -169,7 +163,7 @@ class Call:
             foreign.set_attributes(span_attrs)
         else:
             self.span = runtime.tracer.start_span(name, kind=_CLIENT, attributes=span_attrs)
-            self.context = suppression_context(self.span)
+            self.context = span_context(self.span)
 
     # --- results -------------------------------------------------------------------------------
     def finish_response(self, response: Any) -> None:
@@ -282,37 +276,3 @@ class Call:
             attrs[semconv.TP_PRICE_VERSION] = cost.price_version
         if cost.price_source:
             attrs[semconv.TP_PRICE_SOURCE] = cost.price_source
-
-    # --- metric attributes ---------------------------------------------------------------------
-    def metric_attributes(self) -> dict[str, Any]:
-        src = self.attributes
-        attrs = {
-            semconv.GEN_AI_OPERATION_NAME: src[semconv.GEN_AI_OPERATION_NAME],
-            semconv.GEN_AI_PROVIDER_NAME: src[semconv.GEN_AI_PROVIDER_NAME],
-        }
-        if self.request_model:
-            attrs[semconv.GEN_AI_REQUEST_MODEL] = self.request_model
-        if self.response_model:
-            attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.response_model
-        host = src.get(semconv.SERVER_ADDRESS)
-        if host is not None:
-            attrs[semconv.SERVER_ADDRESS] = host
-            port = src.get(semconv.SERVER_PORT)
-            if port is not None:
-                attrs[semconv.SERVER_PORT] = port
-        if self.error_type is not None:
-            attrs[semconv.ERROR_TYPE] = self.error_type
-        return attrs
-
-    def cost_attributes(self, metric_attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = dict(metric_attrs)
-        attrs.pop(semconv.SERVER_ADDRESS, None)
-        attrs.pop(semconv.SERVER_PORT, None)
-        tags = self.tags
-        if tags.feature:
-            attrs[semconv.TP_FEATURE] = tags.feature
-        if tags.tier:
-            attrs[semconv.TP_TIER] = tags.tier
-        if tags.traffic_class:
-            attrs[semconv.TP_TRAFFIC_CLASS] = tags.traffic_class
-        return attrs

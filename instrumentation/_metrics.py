@@ -49,22 +49,61 @@ class Instruments:
 
     def record(self, call: Any, duration_s: float, foreign_span: bool) -> None:
         """Record one finished call (``call`` is a :class:`~._call.Call`)."""
-        attrs = call.metric_attributes()
+        base, input_attrs, output_attrs, cost_attrs = _attribute_sets(call)
+        usage = call.usage
         if not foreign_span:  # the other instrumentation records its own GenAI histograms
-            self.duration.record(duration_s, attrs)
-            usage = call.usage
+            self.duration.record(duration_s, base)
             if usage is not None and call.error_type is None:
-                input_attrs = dict(attrs)
-                input_attrs[semconv.GEN_AI_TOKEN_TYPE] = semconv.TOKEN_TYPE_INPUT
                 self.token_usage.record(usage[0], input_attrs)
-                if call.adapter.operation != semconv.OPERATION_EMBEDDINGS:
-                    output_attrs = dict(attrs)
-                    output_attrs[semconv.GEN_AI_TOKEN_TYPE] = semconv.TOKEN_TYPE_OUTPUT
+                if output_attrs is not None:
                     self.token_usage.record(usage[1], output_attrs)
-        if call.usage is None:
+        if usage is None:
             return
-        cost_attrs = call.cost_attributes(attrs)
         if call.cost_usd is not None:
             self.cost.add(call.cost_usd, cost_attrs)
         else:
             self.unpriced.add(1, cost_attrs)
+
+
+_SETS: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = {}
+
+
+def _attribute_sets(call: Any) -> tuple[Any, ...]:
+    """(duration, input tokens, output tokens, cost) attribute dicts, built once per distinct key."""
+    attrs = call.attributes
+    tags = call.tags
+    key = (call.adapter, call.request_model, call.response_model, attrs.get(semconv.SERVER_ADDRESS),
+           attrs.get(semconv.SERVER_PORT), call.error_type, tags.feature, tags.tier, tags.traffic_class)
+    found = _SETS.get(key)
+    if found is not None:
+        return found
+    adapter, request_model, response_model, host, port, error_type, feature, tier, traffic = key
+    base: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: adapter.operation,
+        semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
+    }
+    if request_model:
+        base[semconv.GEN_AI_REQUEST_MODEL] = request_model
+    if response_model:
+        base[semconv.GEN_AI_RESPONSE_MODEL] = response_model
+    cost = dict(base)
+    if host is not None:
+        base[semconv.SERVER_ADDRESS] = host
+        if port is not None:
+            base[semconv.SERVER_PORT] = port
+    if error_type is not None:
+        base[semconv.ERROR_TYPE] = error_type
+    input_attrs = {**base, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT}
+    output_attrs = None
+    if adapter.operation != semconv.OPERATION_EMBEDDINGS:
+        output_attrs = {**base, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_OUTPUT}
+    if feature:
+        cost[semconv.TP_FEATURE] = feature
+    if tier:
+        cost[semconv.TP_TIER] = tier
+    if traffic:
+        cost[semconv.TP_TRAFFIC_CLASS] = traffic
+    if len(_SETS) > 4096:
+        _SETS.clear()
+    found = _SETS[key] = (base, input_attrs, output_attrs, cost)
+    return found

@@ -106,8 +106,12 @@ def _usage_tuple(usage: Any) -> tuple[int, int, int, int, int]:
 
 
 def _parsed(response: Any) -> Any:
-    """A raw-response wrapper (``with_raw_response``) parsed to the model object (cached by the SDK)."""
-    if hasattr(response, "http_response") and callable(getattr(response, "parse", None)):
+    """A raw-response wrapper (``with_raw_response``) parsed to the model object (cached by the SDK).
+
+    Looked up on the class: a missing attribute on a pydantic model instance costs an exception.
+    """
+    cls = type(response)
+    if hasattr(cls, "http_response") and hasattr(cls, "parse"):
         return response.parse()
     return response
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from opentelemetry.trace import Tracer
 
 from tokenproof import settings
+from tokenproof._tags import refresh_defaults
 
 from ._metrics import Instruments
 
@@ -47,6 +48,7 @@ class Runtime:
         self.tracer = tracer
         self.instruments = instruments
         self.stream_usage: bool = settings.get("stream_usage")
+        refresh_defaults()  # default business tags, read once here rather than per call
         # Seam for the routing issue: fn(adapter, kwargs) -> (kwargs, route_id | None). Unused today.
         self.route_hook: Callable[[Any, dict[str, Any]], tuple[dict[str, Any], str | None]] | None = None
 

@@ -35,14 +35,6 @@ def register_stream(call: Call) -> None:
         calls.append(call)
 
 
-def _feed(call: Call, accumulator: Any, chunk: Any) -> bool:
-    try:
-        return accumulator.add(chunk)
-    except Exception as exc:
-        internal_error("stream_chunk", exc)
-        return False
-
-
 class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     """Proxy of an SDK ``Stream``: iterate, close and use as a context manager like the original."""
 
@@ -57,6 +49,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def __next__(self) -> Any:
         call = self._self_call
         nxt = self.__wrapped__.__next__
+        add = self._self_acc.add
         while True:
             try:
                 chunk = nxt()
@@ -66,7 +59,11 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             except BaseException as exc:
                 call.fail(exc)
                 raise
-            if not _feed(call, self._self_acc, chunk):
+            try:
+                if not add(chunk):
+                    return chunk
+            except Exception as exc:
+                internal_error("stream_chunk", exc)
                 return chunk
 
     def close(self) -> None:
@@ -102,6 +99,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     async def __anext__(self) -> Any:
         call = self._self_call
         nxt = self.__wrapped__.__anext__
+        add = self._self_acc.add
         while True:
             try:
                 chunk = await nxt()
@@ -111,7 +109,11 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             except BaseException as exc:
                 call.fail(exc)
                 raise
-            if not _feed(call, self._self_acc, chunk):
+            try:
+                if not add(chunk):
+                    return chunk
+            except Exception as exc:
+                internal_error("stream_chunk", exc)
                 return chunk
 
     async def close(self) -> None:

@@ -8,8 +8,7 @@ Around the SDK call we catch BaseException only to mark the span failed, then re
 unchanged. Everything else of ours goes through :func:`._safety.internal_error`.
 
 Double instrumentation: when another GenAI instrumentation (OpenLLMetry, the official OpenAI one)
-wrapped the method *inside* us, we call past its wrapper (and set OpenLLMetry's suppression key),
-so it emits nothing (also when it wrapped outside us as well: some of them stack a wrapper per
+wrapped the method *inside* us, we call past its wrapper, so it emits nothing (also when it wrapped outside us as well: some of them stack a wrapper per
 ``instrument()`` call); when it wrapped *outside* us, its span is current and :class:`~._call.Call`
 enriches that span instead of starting a second one.
 """

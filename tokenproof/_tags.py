@@ -8,7 +8,8 @@ Three sources, highest precedence first:
 2. W3C baggage set by an upstream service: keys ``tokenproof.feature``, ``tokenproof.tier``,
    ``tokenproof.customer``, ``tokenproof.traffic_class``.
 3. Defaults from settings / environment (``TOKENPROOF_DEFAULT_FEATURE``, ``..._TIER``,
-   ``..._CUSTOMER``, ``..._TRAFFIC_CLASS``).
+   ``..._CUSTOMER``, ``..._TRAFFIC_CLASS``), read once (again at each ``instrument()`` or
+   :func:`refresh_defaults`), not per call.
 
 Imports only the core (settings, semconv) and the OpenTelemetry API.
 """
@@ -24,7 +25,7 @@ from opentelemetry import baggage
 
 from tokenproof import semconv, settings
 
-__all__ = ["Tags", "tag", "current_tags"]
+__all__ = ["Tags", "tag", "current_tags", "refresh_defaults"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,6 +62,19 @@ settings.declare(
     "default_traffic_class", str, "", "Traffic class of LLM calls that set none (empty = product).",
     validate=_validate_traffic_class,
 )
+
+_defaults: Tags | None = None
+
+
+def refresh_defaults() -> Tags:
+    """Re-read the default tags from settings (the instrumentor calls this at ``instrument()``)."""
+    global _defaults
+    values = [settings.get(name) or None for name in _DEFAULT_SETTINGS]
+    if values[3] is not None and values[3] not in semconv.TRAFFIC_CLASSES:
+        values[3] = None
+    _defaults = Tags(*values)
+    return _defaults
+
 
 _current: contextvars.ContextVar[Tags] = contextvars.ContextVar("tokenproof_tags", default=_EMPTY)
 
@@ -139,19 +153,17 @@ def current_tags() -> Tags:
     explicit = _current.get()
     if None not in explicit:
         return explicit
+    defaults = _defaults if _defaults is not None else refresh_defaults()
     entries = baggage.get_all()
+    if not entries:
+        if explicit is _EMPTY:
+            return defaults
+        return Tags(*(mine if mine is not None else default for mine, default in zip(explicit, defaults)))
     values = list(explicit)
     for i, value in enumerate(values):
-        if value is not None:
-            continue
-        if entries:
+        if value is None:
             found = entries.get(_BAGGAGE_KEYS[i])
-            if found:
-                values[i] = str(found)
-                continue
-        default = settings.get(_DEFAULT_SETTINGS[i])
-        if default:
-            values[i] = default
+            values[i] = str(found) if found else defaults[i]
     if values[3] is not None and values[3] not in semconv.TRAFFIC_CLASSES:
         values[3] = None  # an unknown class from baggage is ignored rather than recorded
     return Tags(*values)

@@ -10,7 +10,7 @@ from opentelemetry import baggage, context
 
 import tokenproof
 from tokenproof import semconv as sc
-from tokenproof._tags import Tags, current_tags
+from tokenproof._tags import Tags, current_tags, refresh_defaults
 
 from .conftest import chat_completion, openai_client
 
@@ -97,6 +97,7 @@ async def test_asyncio_tasks_never_mix_tags(instrumented):
 def test_baggage_and_precedence(instrumented, monkeypatch):
     monkeypatch.setenv("TOKENPROOF_DEFAULT_TIER", "default-tier")
     monkeypatch.setenv("TOKENPROOF_DEFAULT_FEATURE", "default-feature")
+    refresh_defaults()  # defaults are read at instrument(), not per call
     client = openai_client(lambda _: (200, chat_completion()))
     ctx = baggage.set_baggage(sc.BAGGAGE_FEATURE, "from-baggage")
     ctx = baggage.set_baggage(sc.BAGGAGE_CUSTOMER, "cust-9", ctx)
@@ -114,6 +115,8 @@ def test_baggage_and_precedence(instrumented, monkeypatch):
                                       sc.TP_CUSTOMER: "cust-9", sc.TP_TRAFFIC_CLASS: "judge"}
     assert _tags_of(explicit)[sc.TP_CUSTOMER] == "explicit"
     assert _tags_of(defaults) == {sc.TP_FEATURE: "default-feature", sc.TP_TIER: "default-tier"}
+    monkeypatch.undo()
+    refresh_defaults()
 
 
 def test_unknown_traffic_class_rejected():

@@ -119,3 +119,16 @@ def test_example_app_under_opentelemetry_instrument(provider):
         assert attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0 and attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
         assert attrs[sc.TP_PROMPT_FINGERPRINT]
         assert "gen_ai.system" not in attrs
+
+
+def test_with_openllmetry_loaded_too_each_call_counted_once(provider):
+    """Both instrumentations loaded by opentelemetry-instrument: one counted, priced span per call."""
+    with Receiver() as receiver:
+        done = _run_app(provider, receiver, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="")
+    assert done.returncode == 0, done.stderr[-3000:]
+    llm = [span for _, span in receiver.spans if sc.GEN_AI_OPERATION_NAME in _attrs(span)]
+    assert len(llm) == 3, [(s.name, s.attributes) for s in llm]
+    for span in llm:
+        attrs = _attrs(span)
+        assert attrs[sc.TP_COST_STATUS] == sc.COST_PRICED and attrs[sc.GEN_AI_USAGE_COST] > 0
+        assert attrs[sc.TP_FEATURE]

@@ -210,27 +210,31 @@ def movers(store, query: Query) -> dict[str, Any]:
             "rows": out[:query.limit]}
 
 
+# Coverage reads the rollup only: a rollup row is one hour x model x business key, so its calls are
+# (almost always) all priced or all unpriced; tokens of unpriced calls are apportioned per row by
+# UnpricedCalls / Calls, which is exact for such rows.
 _COVERAGE_TOTALS = """SELECT sum(Calls), sum(UnpricedCalls), sum(EstimatedCalls),
-    sum(InputTokens + OutputTokens)
+    sum(InputTokens + OutputTokens),
+    sum(if(Calls > 0, (InputTokens + OutputTokens) * UnpricedCalls / Calls, 0))
 FROM llm_calls_hourly WHERE """ + _ROLLUP_WINDOW
-_COVERAGE_UNPRICED = """SELECT Provider, ResponseModel, RequestModel, count() AS calls,
-    sum(InputTokens + OutputTokens) AS tokens, max(Timestamp) AS last_seen
-FROM llm_calls FINAL
-WHERE """ + _TYPED_WINDOW + """ AND Priced = 0
+_COVERAGE_UNPRICED = """SELECT Provider, ResponseModel, RequestModel, sum(UnpricedCalls) AS calls,
+    sum(if(Calls > 0, (InputTokens + OutputTokens) * UnpricedCalls / Calls, 0)) AS tokens,
+    max(Hour) AS last_seen
+FROM llm_calls_hourly
+WHERE """ + _ROLLUP_WINDOW + """ AND UnpricedCalls > 0
 GROUP BY Provider, ResponseModel, RequestModel
+HAVING calls > 0
 ORDER BY calls DESC, tokens DESC
 LIMIT {limit:UInt32}"""
-_COVERAGE_UNPRICED_TOTAL = """SELECT count(), sum(InputTokens + OutputTokens)
-FROM llm_calls FINAL WHERE """ + _TYPED_WINDOW + " AND Priced = 0"
 
 
 def coverage(store, since: datetime, until: datetime, limit: int = 10) -> dict[str, Any]:
     """Share of calls and tokens with no price, and the unknown models behind them."""
     params = {"since": since, "until": until, "limit": int(limit)}
-    calls, unpriced, estimated, tokens = (int(v or 0) for v in store.query(_COVERAGE_TOTALS, params).result_rows[0])
-    u_calls, u_tokens = (int(v or 0) for v in store.query(_COVERAGE_UNPRICED_TOTAL, params).result_rows[0])
-    models = [{"provider": p, "response_model": rm, "request_model": qm, "calls": int(c), "tokens": int(t),
-               "last_seen": _iso(ls)}
+    calls, unpriced, estimated, tokens, u_tokens = (
+        int(round(v or 0)) for v in store.query(_COVERAGE_TOTALS, params).result_rows[0])
+    models = [{"provider": p, "response_model": rm, "request_model": qm, "calls": int(c),
+               "tokens": int(round(t)), "last_seen": _iso(ls)}
               for p, rm, qm, c, t, ls in store.query(_COVERAGE_UNPRICED, params).result_rows]
     return {
         "since": _iso(since), "until": _iso(until), "calls": calls, "unpriced_calls": unpriced,
@@ -238,7 +242,6 @@ def coverage(store, since: datetime, until: datetime, limit: int = 10) -> dict[s
         "tokens": tokens, "unpriced_tokens": u_tokens,
         "unpriced_token_share": u_tokens / tokens if tokens else 0.0,
         "estimated_usage_calls": estimated, "top_unpriced_models": models,
-        "unpriced_calls_in_typed_table": u_calls,
     }
 
 

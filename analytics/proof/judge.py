@@ -23,7 +23,7 @@ from tokenproof.analytics.proof.gates import FormatVerdict, check_format
 from tokenproof.analytics.proof.sequential import LOSS, TIE, WIN
 
 __all__ = [
-    "JudgeFamilyError", "model_family", "resolve_judge", "build_prompt", "parse_verdict",
+    "JudgeFamilyError", "JudgeFailed", "model_family", "resolve_judge", "build_prompt", "parse_verdict",
     "combine_orders", "Comparison", "compare", "SWAP_INCONSISTENCY_LIMIT", "question_of",
 ]
 
@@ -57,6 +57,10 @@ _SYSTEM = (
 
 class JudgeFamilyError(ValueError):
     """The judge would share the candidate's family (self-preference bias)."""
+
+
+class JudgeFailed(RuntimeError):
+    """The judge call failed or gave no verdict: the pair is not evidence either way (never a tie)."""
 
 
 def model_family(model: str) -> str:
@@ -176,6 +180,9 @@ def compare(request: dict, baseline: Answer, candidate: Answer, judge_fn: JudgeF
     first = judge_fn(build_prompt(question, baseline.rendered(), candidate.rendered(), reference))
     second = judge_fn(build_prompt(question, candidate.rendered(), baseline.rendered(), reference))
     v1, v2 = parse_verdict(first.text), parse_verdict(second.text)
+    for answer, verdict in ((first, v1), (second, v2)):
+        if answer.error or verdict is None:
+            raise JudgeFailed(answer.error or f"no [[A]]/[[B]]/[[C]] verdict in the judge's reply: {answer.text[:200]!r}")
     r1, r2 = _candidate_result(v1, "B"), _candidate_result(v2, "A")
     outcome, consistent = combine_orders(r1, r2)
     return Comparison(outcome, base_fmt, cand_fmt, v1, v2, r1, r2, consistent,

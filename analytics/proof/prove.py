@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tokenproof.analytics.proof.answer import content_hash
-from tokenproof.analytics.proof.judge import JudgeFamilyError, compare, resolve_judge
+from tokenproof.analytics.proof.judge import JudgeFailed, JudgeFamilyError, compare, resolve_judge
 from tokenproof.analytics.proof.replay import Replayer, answer_from_completion
 from tokenproof.analytics.proof.route import RouteEvidence, comparison_record, route_id
 from tokenproof.analytics.proof.sequential import Params, e_bh
@@ -104,7 +104,10 @@ def _one(req: BatchRequest, baseline_model: str, candidate: str, judge: str, rep
     if baseline.error:  # no baseline, no comparison: never counted as evidence either way
         return {"baseline_error": baseline.error, "line": req.line, "request_ref": req.custom_id}
     candidate_answer = replayer.call(req.body, candidate, feature=req.feature)
-    comparison = compare(req.body, baseline, candidate_answer, replayer.judge(judge, req.feature), req.reference)
+    try:
+        comparison = compare(req.body, baseline, candidate_answer, replayer.judge(judge, req.feature), req.reference)
+    except JudgeFailed as exc:
+        return {"judge_error": str(exc), "line": req.line, "request_ref": req.custom_id}
     record = comparison_record(route=route, prompt_ref=content_hash(json.dumps(req.body["messages"], sort_keys=True)),
                                request_ref=req.custom_id, request=req.body, baseline=baseline,
                                candidate=candidate_answer, comparison=comparison, judge_model=judge, capture=True)
@@ -121,7 +124,10 @@ def calibrate(items: list[BatchRequest], baseline_model: str, judge: str, replay
         second = replayer.call(req.body, baseline_model, feature=req.feature)
         if first.error or second.error:
             return None
-        result = compare(req.body, first, second, replayer.judge(judge, req.feature), req.reference)
+        try:
+            result = compare(req.body, first, second, replayer.judge(judge, req.feature), req.reference)
+        except JudgeFailed:
+            return None
         spent = [a.cost_usd for a in result.judge_answers] + [second.cost_usd] + (
             [] if first.recorded else [first.cost_usd])
         return result, sum(c or 0.0 for c in spent)
@@ -158,18 +164,22 @@ def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge
                 chunk = items[start:start + concurrency]
                 records = list(pool.map(lambda r: _one(r, baseline_model, candidate, judge_model, replayer, rid), chunk))
                 for record in records:  # file order: the decision the live system would take
-                    if "baseline_error" in record:
+                    if "baseline_error" in record or "judge_error" in record:
                         errors.append(record)
                     else:
                         evidence.add(record)
                 if errors and not evidence.records and len(errors) >= min(len(items), 2 * max(1, concurrency)):
-                    raise ReplayError(f"the baseline {baseline_model!r} failed on every request so far: "
-                                      f"{errors[0]['baseline_error']}")
+                    first = errors[0]
+                    what = (f"the baseline {baseline_model!r}" if "baseline_error" in first
+                            else f"the judge {judge_model!r}")
+                    raise ReplayError(f"{what} failed on every request so far: "
+                                      f"{first.get('baseline_error') or first.get('judge_error')}")
         summary = evidence.summary()
         summary.update({
             "group_by": group_by, "group": key, "baseline": baseline_model, "candidate": candidate,
             "judge": judge_model, "requests_in_file": len(items),
-            "baseline_errors": len(errors),
+            "baseline_errors": sum("baseline_error" in e for e in errors),
+            "judge_errors": sum("judge_error" in e for e in errors),
             "skipped_after_decision": len(items) - len(evidence.records) - evidence.ignored_after_decision - len(errors),
         })
         volume = monthly_calls if monthly_calls is not None else float(len(items))

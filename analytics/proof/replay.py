@@ -85,6 +85,7 @@ class _AnthropicAdapter:
         if api_key is None and base_url and not os.environ.get("ANTHROPIC_API_KEY"):
             api_key = "not-needed"
         self.client = anthropic.Anthropic(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=2)
+        self._known = set(inspect.signature(self.client.messages.create).parameters)
 
     @staticmethod
     def translate(body: dict) -> dict:
@@ -114,7 +115,13 @@ class _AnthropicAdapter:
         return kwargs
 
     def send(self, body: dict, model: str) -> Answer:
-        response = self.client.messages.create(model=model, **self.translate(body))
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in self.translate(body).items():  # e.g. temperature: wire field, not an SDK argument
+            (kwargs if key in self._known else extra)[key] = value
+        if extra:
+            kwargs["extra_body"] = extra
+        response = self.client.messages.create(model=model, **kwargs)
         text = "".join(block.text for block in response.content if block.type == "text")
         calls = [ToolCall(block.name, json.dumps(block.input)) for block in response.content
                  if block.type == "tool_use"]

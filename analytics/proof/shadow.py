@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from tokenproof import settings
 from tokenproof.analytics.proof import store as proof_store
 from tokenproof.analytics.proof.answer import Answer, content_hash
-from tokenproof.analytics.proof.judge import compare, resolve_judge
+from tokenproof.analytics.proof.judge import JudgeFailed, compare, resolve_judge
 from tokenproof.analytics.proof.replay import Replayer, price_answer
 from tokenproof.analytics.proof.route import RouteEvidence, comparison_record, lineage_id, route_id
 from tokenproof.analytics.proof.sequential import Params
@@ -87,7 +87,7 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None) -> dic
     new_records: list[dict] = []
     stop_reason = "decided" if evidence.decided else None
     unpriced = 0
-    baseline_errors = 0
+    failed = 0
     if stop_reason is None:
         prompts = proof_store.captured_prompts(store, service=spec.service, feature=spec.feature,
                                                fingerprint=spec.fingerprint, baseline=spec.baseline,
@@ -100,8 +100,8 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None) -> dic
                 break
             record, cost, priced = _compare_one(prompt, spec, judge, rid, replayer, capture)
             spent += cost
-            if record is None:  # the baseline replay failed: no comparison, never evidence
-                baseline_errors += 1
+            if record is None:  # the baseline replay or the judge failed: no comparison, never evidence
+                failed += 1
                 continue
             unpriced += not priced
             new_records.append(record)
@@ -127,7 +127,7 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None) -> dic
     proof_store.save_route(store, row)
     return {"route_id": rid, "version": version, "judge": judge, "status": status, "stop_reason": stop_reason,
             "new_comparisons": len(new_records), "spent_usd": round(spent, 6), "budget_usd": budget,
-            "unpriced_calls": unpriced, "baseline_errors": baseline_errors, **{k: v for k, v in summary.items() if k != "trajectory"}}
+            "unpriced_calls": unpriced, "failed_comparisons": failed, **{k: v for k, v in summary.items() if k != "trajectory"}}
 
 
 def _prompt_ref(body: dict) -> str:
@@ -149,7 +149,10 @@ def _compare_one(prompt: dict, spec: ShadowSpec, judge: str, rid: str, replayer:
             return None, baseline.cost_usd or 0.0, baseline.cost_usd is not None
     candidate = replayer.call(_with_prompt(body, spec.candidate_system_prompt), spec.candidate,
                               feature=spec.feature or None)
-    comparison = compare(body, baseline, candidate, replayer.judge(judge, spec.feature or None))
+    try:
+        comparison = compare(body, baseline, candidate, replayer.judge(judge, spec.feature or None))
+    except JudgeFailed:  # no verdict is no evidence; the spend still counts
+        return None, (candidate.cost_usd or 0.0) + (0.0 if baseline.recorded else baseline.cost_usd or 0.0), True
     record = comparison_record(route=rid, prompt_ref=_prompt_ref(body), request_ref=prompt["ref"], request=body,
                                baseline=baseline, candidate=candidate, comparison=comparison, judge_model=judge,
                                capture=capture)

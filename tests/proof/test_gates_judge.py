@@ -150,3 +150,12 @@ def test_length_controlled_keeps_a_real_preference():
     prefs = np.where(rng.random(n) < 0.7, 1.0, np.where(rng.random(n) < 0.5, 0.5, 0.0))
     lc = length_controlled(prefs, cand, base)
     assert abs(lc.lc_win_rate - lc.raw_win_rate) < 0.03 and not lc.length_explains_verdicts
+
+
+def test_a_failed_or_verdictless_judge_is_not_a_tie():
+    from tokenproof.analytics.proof.judge import JudgeFailed
+    req = {"messages": [{"role": "user", "content": "2+2?"}]}
+    with pytest.raises(JudgeFailed, match="no \\[\\[A\\]\\]"):
+        compare(req, _a("4"), _a("four"), lambda messages: Answer(model="judge", text="Both fine."))
+    with pytest.raises(JudgeFailed, match="HTTP 503"):
+        compare(req, _a("4"), _a("four"), lambda messages: Answer(model="judge", error="HTTP 503"))

@@ -168,6 +168,11 @@ def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge
                         errors.append(record)
                     else:
                         evidence.add(record)
+                failed_calls = [r for r in evidence.records if r["format_failures"][:1]
+                                and r["format_failures"][0].startswith("call failed")]
+                if evidence.records and len(failed_calls) == len(evidence.records) >= min(len(items), 2 * concurrency):
+                    raise ReplayError(f"the candidate {candidate!r} failed on every request so far: "
+                                      f"{failed_calls[0]['format_failures'][0]}")
                 if errors and not evidence.records and len(errors) >= min(len(items), 2 * max(1, concurrency)):
                     first = errors[0]
                     what = (f"the baseline {baseline_model!r}" if "baseline_error" in first

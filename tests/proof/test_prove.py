@@ -106,3 +106,11 @@ def test_truncated_candidate_answers_lose_without_a_judge(tmp_path, provider, ca
     assert all(c["decided_by"] == "format" and c["outcome"] == "loss" and c["judge_cost_usd"] == 0
                and "truncated" in c["format_failures"][0] for c in truncated)
     assert route["group_by"] == "fingerprint" and len(route["group"]) == 12
+
+
+def test_unknown_candidate_model_is_an_error_not_a_keep(tmp_path, provider, capsys):
+    batch = write_gsm8k_batch(tmp_path / "batch.jsonl", n=10)
+    code = main(["prove", str(batch), "--candidate", "no-such-model-7b", "--base-url", provider.base_url_openai,
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "candidate 'no-such-model-7b' failed on every request" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from tokenproof._tags import current_tags
 
 from . import _content
 from ._adapter import Adapter
+from ._estimate import count_text
 from ._safety import internal_error
 
 __all__ = ["Call", "foreign_genai_span", "span_context"]
@@ -27,7 +28,6 @@ __all__ = ["Call", "foreign_genai_span", "span_context"]
 _CLIENT = SpanKind.CLIENT
 _FOREIGN_SCOPES = ("opentelemetry.instrumentation.openai", "opentelemetry.instrumentation.anthropic")
 _pricing: Any = None
-_tokens: Any = None
 
 
 def _pricing_module() -> Any:
@@ -37,15 +37,6 @@ def _pricing_module() -> Any:
 
         _pricing = pricing
     return _pricing
-
-
-def _tokens_module() -> Any:
-    global _tokens
-    if _tokens is None:
-        from tokenproof import tokens
-
-        _tokens = tokens
-    return _tokens
 
 
 def span_context(span: Any) -> Any:
@@ -250,14 +241,13 @@ class Call:
 
     def _estimate(self) -> None:
         """Count tokens locally when the provider reported no usage (marked estimated)."""
-        tokens = _tokens_module()
         model = self.response_model or self.request_model or ""
         input_tokens = self.adapter.estimate_input_tokens(self.kwargs, model)
         if not self.text_parts and self.response is not None:
             text = self.adapter.response_text(self.response)
             if text:
                 self.text_parts.append(text)
-        output_tokens = tokens.count_tokens(model, "".join(self.text_parts)) if self.text_parts else 0
+        output_tokens = count_text(model, "".join(self.text_parts)) if self.text_parts else 0
         self.usage = (input_tokens, output_tokens, 0, 0, 0)
         self.usage_source = semconv.USAGE_ESTIMATED
 

@@ -14,27 +14,14 @@ from tokenproof import semconv
 
 from ._adapter import Accumulator, Adapter
 from ._content import to_parts
+from ._estimate import count_messages as _count_messages
+from ._estimate import count_text as _count_text
 from ._fingerprint import fingerprint, shape
 
 __all__ = ["ChatAdapter", "ResponsesAdapter", "EmbeddingsAdapter"]
 
 _NUM = (int, float)
 _INSTRUCTION_ROLES = ("system", "developer")
-_tokens: Any = None
-
-
-def _count_messages(model: str, messages: Any) -> int:
-    global _tokens
-    if _tokens is None:
-        from tokenproof import tokens
-
-        _tokens = tokens
-    return int(_tokens.count_message_tokens(model, messages))
-
-
-def _count_text(model: str, text: str) -> int:
-    _count_messages(model, [])  # ensures the module is loaded
-    return int(_tokens.count_tokens(model, text))
 
 
 def _num_params(kwargs: dict[str, Any], attrs: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> None:
@@ -108,10 +95,10 @@ def _usage_tuple(usage: Any) -> tuple[int, int, int, int, int]:
 def _parsed(response: Any) -> Any:
     """A raw-response wrapper (``with_raw_response``) parsed to the model object (cached by the SDK).
 
-    Looked up on the class: a missing attribute on a pydantic model instance costs an exception.
+    Decided by the class name: probing a pydantic model instance for a missing attribute costs an
+    exception on every call.
     """
-    cls = type(response)
-    if hasattr(cls, "http_response") and hasattr(cls, "parse"):
+    if type(response).__name__ == "LegacyAPIResponse":
         return response.parse()
     return response
 

@@ -88,3 +88,31 @@ def test_internal_error_raises_under_tests(instrumented, monkeypatch):
     client = openai_client(lambda _: (200, chat_completion()))
     with pytest.raises(ZeroDivisionError):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_import_pulls_in_no_sdk():
+    """The bare install: importing the instrumentation loads neither SDK nor tiktoken."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tokenproof, tokenproof.instrumentation; "
+            "print(sorted(m for m in ('openai', 'anthropic', 'tiktoken', 'httpx2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert tokenproof_lazy_export() is TokenproofInstrumentor
+
+
+def tokenproof_lazy_export():
+    import tokenproof
+
+    return tokenproof.TokenproofInstrumentor
+
+
+def test_raw_response_variant_is_priced(instrumented):
+    client = openai_client(lambda _: (200, chat_completion()))
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini",
+                                                           messages=[{"role": "user", "content": "hi"}])
+    assert raw.parse().choices[0].message.content == "Hello there!"
+    span = instrumented.only_span()
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 12
+    assert span.attributes[sc.TP_COST_STATUS] == sc.COST_PRICED

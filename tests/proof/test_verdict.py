@@ -101,3 +101,24 @@ def test_eprocess_method_is_available(tmp_path, capsys):
     code, out, _ = _run(capsys, _write(tmp_path / "c.jsonl", rows), "--method", "eprocess")
     assert code == 0
     assert out[0]["decision"] == "switch" and out[0]["method"] == "eprocess" and out[0]["n"] < 80
+
+
+def test_false_switch_rate_of_the_verdict_command_at_the_boundary(tmp_path):
+    """Many interleaved routes whose true non-loss rate is exactly q0: at most alpha of them switch."""
+    import random
+
+    from tokenproof.analytics.proof.verdict import verdict
+
+    rng = random.Random(2024)
+    routes, length = 600, 400
+    path = tmp_path / "boundary.jsonl"
+    with path.open("w") as fh:
+        for _ in range(length):
+            for r in range(routes):
+                outcome = "loss" if rng.random() >= 0.85 else ("win" if rng.random() < 0.3 else "tie")
+                fh.write(f'{{"route": "r{r}", "outcome": "{outcome}"}}\n')
+    with path.open() as fh:
+        results = verdict(fh)
+    switched = sum(r["decision"] == "switch" for r in results)
+    assert len(results) == routes
+    assert switched / routes <= 0.05 + 0.018  # alpha plus two standard errors of 600 routes

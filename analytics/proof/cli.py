@@ -47,6 +47,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--out", default="proof-report", help="output directory (report.json, report.html)")
         parser.add_argument("--limit", type=int, default=None, help="read at most this many requests")
         parser.add_argument("--concurrency", type=int, default=4, help="parallel requests (default 4)")
+        parser.add_argument("--portfolio", action="store_true",
+                            help="control the false-switch rate across all groups (alpha / groups each)")
         parser.add_argument("--calibrate", type=int, default=0, metavar="N",
                             help="judge the baseline against itself on N requests per group (the judge's noise floor)")
         parser.add_argument("--monthly-calls", type=float, default=None,

@@ -24,14 +24,14 @@ import argparse
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tokenproof.analytics.proof.answer import content_hash
 from tokenproof.analytics.proof.judge import JudgeFailed, JudgeFamilyError, compare, resolve_judge
 from tokenproof.analytics.proof.replay import Replayer, answer_from_completion
 from tokenproof.analytics.proof.route import RouteEvidence, comparison_record, route_id
-from tokenproof.analytics.proof.sequential import Params, e_bh
+from tokenproof.analytics.proof.sequential import Params, alpha_spending, e_bh
 
 __all__ = ["BatchRequest", "read_batch", "fingerprint", "prove", "run_cli"]
 
@@ -144,12 +144,20 @@ def calibrate(items: list[BatchRequest], baseline_model: str, judge: str, replay
 
 def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge: str | None = None,
           baseline: str | None = None, group_by: str = "feature", replayer: Replayer,
-          concurrency: int = 4, monthly_calls: float | None = None, calibration: int = 0) -> dict:
-    """Replay, judge and decide per group; return the report as a dict."""
+          concurrency: int = 4, monthly_calls: float | None = None, calibration: int = 0,
+          portfolio: bool = False) -> dict:
+    """Replay, judge and decide per group; return the report as a dict.
+
+    ``portfolio``: spend alpha across the groups (each tested at alpha / groups, Bonferroni), so the
+    chance of any false switch among all groups stays at or below alpha.
+    """
     groups: dict[str, list[BatchRequest]] = {}
     for req in requests:
         key = req.feature if group_by == "feature" else fingerprint(req.body)
         groups.setdefault(key, []).append(req)
+    nominal_alpha = params.alpha
+    if portfolio and len(groups) > 1:
+        params = replace(params, alpha=alpha_spending(len(groups), params.alpha))
     results = []
     for key, items in groups.items():
         baseline_model = baseline or items[0].body.get("model") or "unknown"
@@ -199,20 +207,21 @@ def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge
         summary["comparisons"] = [{k: v for k, v in r.items() if k not in {"judge_explanations"}}
                                   for r in evidence.records]
         results.append(summary)
-    portfolio = e_bh([r["e_value"] for r in results], params.alpha)
-    for result, kept in zip(results, portfolio):
-        result["portfolio_switch"] = bool(kept and result["decision"] == "switch")
+    e_bh_kept = e_bh([r["e_value"] for r in results], nominal_alpha)
+    for result, kept in zip(results, e_bh_kept):
+        result["e_bh_switch"] = bool(kept and result["decision"] == "switch")
     return {
         "candidate": candidate, "group_by": group_by, "requests": len(requests),
         "params": {"q0": params.q0, "q1": params.q1, "alpha": params.alpha, "beta": params.beta,
-                   "min_n": params.n_min, "max_n": params.n_max},
+                   "min_n": params.n_min, "max_n": params.n_max, "nominal_alpha": nominal_alpha,
+                   "portfolio": "bonferroni" if params.alpha != nominal_alpha else "per-group"},
         "routes": results,
         "totals": {
             "switch": sum(r["decision"] == "switch" for r in results),
             "keep": sum(r["decision"] == "keep" for r in results),
             "undecided": sum(r["decision"] == "undecided" for r in results),
             "uninformative": sum(r["decision"] == "uninformative" for r in results),
-            "portfolio_switch": sum(r["portfolio_switch"] for r in results),
+            "e_bh_switch": sum(r["e_bh_switch"] for r in results),
             "shadow_spend_usd": round(sum(r["shadow_spend_usd"] for r in results), 6),
             "projected_monthly_saving_usd_switched": round(sum(
                 r["projected_monthly_saving_usd"] or 0.0 for r in results if r["decision"] == "switch"), 4),
@@ -245,7 +254,7 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
     try:
         report = prove(requests, args.candidate, params=params, judge=args.judge, baseline=args.baseline,
                        group_by=args.group_by, replayer=replayer, concurrency=args.concurrency,
-                       monthly_calls=args.monthly_calls, calibration=args.calibrate)
+                       monthly_calls=args.monthly_calls, calibration=args.calibrate, portfolio=args.portfolio)
     except (JudgeFamilyError, ReplayError) as exc:
         print(f"tokenproof prove: {exc}", file=sys.stderr)
         return 2

@@ -69,13 +69,18 @@ def render_html(report: dict) -> str:
              f"(Wald SPRT) on the non-loss rate: H0 q = {params['q0']} vs H1 q = {params['q1']}, "
              f"alpha = {params['alpha']}, beta = {params['beta']}, no decision before {params['min_n']}, "
              f"undecided at {params['max_n']}. A win counts only when the judge agrees in both answer orders; a "
-             f"format failure is a loss.</p>"]
+             f"format failure is a loss. "
+             + (f"Portfolio control: alpha {params['nominal_alpha']} spent across the groups (Bonferroni), so the "
+                f"chance of any false switch among them is at most {params['nominal_alpha']}."
+                if params.get("portfolio") == "bonferroni" else
+                "Each group is controlled on its own (use --portfolio to bound false switches across groups).")
+             + "</p>"]
     totals = report["totals"]
     parts.append("<table><tr><th>switch</th><th>keep</th><th>undecided</th><th>uninformative</th>"
-                 "<th>switch after portfolio control (e-BH)</th><th>shadow spend</th>"
+                 "<th>switch surviving e-BH</th><th>shadow spend</th>"
                  "<th>projected monthly saving (switched routes)</th></tr>"
                  f"<tr><td>{totals['switch']}</td><td>{totals['keep']}</td><td>{totals['undecided']}</td>"
-                 f"<td>{totals['uninformative']}</td><td>{totals['portfolio_switch']}</td>"
+                 f"<td>{totals['uninformative']}</td><td>{totals['e_bh_switch']}</td>"
                  f"<td>{_money(totals['shadow_spend_usd'])}</td>"
                  f"<td>{_money(totals['projected_monthly_saving_usd_switched'])}</td></tr></table>")
     for route in report["routes"]:

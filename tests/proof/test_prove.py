@@ -21,11 +21,12 @@ def test_prove_decides_per_feature_and_writes_a_readable_report(tmp_path, provid
     batch = write_gsm8k_batch(tmp_path / "batch.jsonl", n=70, seed=3,
                               features=("gsm8k", "mmlu:high_school_mathematics"))
     code = main(["prove", str(batch), "--candidate", "mixtral-8x7b-instruct", "--base-url",
-                 provider.base_url_openai, "--out", str(tmp_path / "out"), "--calibrate", "5"])
+                 provider.base_url_openai, "--out", str(tmp_path / "out"), "--calibrate", "5", "--portfolio"])
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     routes = {r["group"]: r for r in report["routes"]}
+    assert report["params"]["portfolio"] == "bonferroni" and report["params"]["alpha"] == 0.025
     # Mixtral is truly worse on GSM8K (71% non-loss) and as good on this MMLU subject (98%)
     assert routes["gsm8k"]["decision"] == "keep"
     assert routes["mmlu:high_school_mathematics"]["decision"] == "switch"

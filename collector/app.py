@@ -8,8 +8,11 @@ service keeps running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -18,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from tokenproof.collector import config
 from tokenproof.collector.backpressure import Admission
+from tokenproof.collector.otlp_decode import decode_to_json
 from tokenproof.collector.receiver import router as otlp_router
 from tokenproof.collector.reprice import router as reprice_router
 from tokenproof.collector.store import Store
@@ -71,11 +75,31 @@ def _mount_entry_points(app: FastAPI) -> None:
             app.state.api_routers[ep.name] = f"failed: {type(exc).__name__}: {exc}"
 
 
+def _decode_pool(workers: int):
+    """Worker processes for OTLP decoding (spawned: the parent hosts the chDB engine's threads)."""
+    if workers <= 0:
+        return None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):  # import the decoder in each worker now, not on the first request
+        pool.submit(decode_to_json, False, b"", 1)
+    return pool
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    yield
+    pool = getattr(app.state, "decode_pool", None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def create_app(store: Store, *, ingest_token: str | None = None, api_token: str | None = None,
                max_body_bytes: int | None = None, max_inflight_requests: int | None = None,
-               max_inflight_bytes: int | None = None, max_attribute_chars: int | None = None) -> FastAPI:
+               max_inflight_bytes: int | None = None, max_attribute_chars: int | None = None,
+               ingest_workers: int | None = None) -> FastAPI:
     """The service app around an open store; unspecified limits and tokens come from settings."""
-    app = FastAPI(title="tokenproof service", version="0.1.0")
+    app = FastAPI(title="tokenproof service", version="0.1.0", lifespan=_lifespan)
+    app.state.decode_pool = _decode_pool(config.get("ingest_workers") if ingest_workers is None else ingest_workers)
     app.state.store = store
     app.state.started_at = time.time()
     app.state.tokens = {

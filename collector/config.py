@@ -38,6 +38,9 @@ settings.declare("max_inflight_requests", int, 8,
 settings.declare("max_inflight_bytes", int, 128 * 1024 * 1024,
                  "decompressed OTLP bytes held at once; more answer 429 with Retry-After",
                  validate=_positive)
+settings.declare("ingest_workers", int, 0,
+                 "processes decoding OTLP requests next to the service (0 = threads in the service process)",
+                 validate=_non_negative)
 settings.declare("max_attribute_bytes", int, 64 * 1024,
                  "attribute values longer than this are truncated (UTF-8 bytes) and the span counted",
                  validate=_positive)

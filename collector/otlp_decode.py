@@ -236,3 +236,16 @@ def request_to_batch(request: ExportTraceServiceRequest, max_attribute_chars: in
         messages.append(f"{attrs.truncated} attribute value(s) longer than {max_attribute_chars} "
                         "characters were truncated")
     return Batch(cols, accepted, rejected, attrs.truncated, token, messages)
+
+
+def decode_to_json(ctype_is_json: bool, body: bytes, max_attribute_chars: int) -> tuple[bytes, int, int, int, str, list[str]]:
+    """Body -> (JSONCompactColumns bytes, accepted, rejected, truncated, token, messages).
+
+    A top-level function so the receiver can run it in worker processes (picklable in and out).
+    """
+    from tokenproof.collector.rows import encode_columns
+
+    request = parse_json(body) if ctype_is_json else parse_protobuf(body)
+    batch = request_to_batch(request, max_attribute_chars)
+    data = encode_columns(batch.columns) if batch.accepted else b""
+    return data, batch.accepted, batch.rejected, batch.truncated, batch.token, batch.messages

@@ -20,6 +20,7 @@ export errors.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import zlib
@@ -31,8 +32,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tokenproof.collector.auth import check_bearer
 from tokenproof.collector.backpressure import Overloaded
-from tokenproof.collector.otlp_decode import DecodeFailure, parse_json, parse_protobuf, request_to_batch
-from tokenproof.collector.rows import insert_span_columns
+from tokenproof.collector.otlp_decode import DecodeFailure, decode_to_json
+from tokenproof.collector.rows import insert_encoded
 
 __all__ = ["router", "ClientError"]
 
@@ -153,35 +154,44 @@ async def _traces(request: Request, admission, reserved: int) -> Response:
         admission.release(extra)
 
 
+async def _decode(request: Request, ctype: str, body: bytes):
+    state = request.app.state
+    args = (ctype == JSON, body, state.limits["max_attribute_chars"])
+    pool = getattr(state, "decode_pool", None)
+    if pool is None:
+        return await run_in_threadpool(decode_to_json, *args)
+    return await asyncio.get_running_loop().run_in_executor(pool, decode_to_json, *args)
+
+
 async def _store_traces(request: Request, ctype: str, body: bytes) -> Response:
     state = request.app.state
-    parse = parse_protobuf if ctype == PROTOBUF else parse_json
     try:
-        batch = await run_in_threadpool(lambda: request_to_batch(parse(body), state.limits["max_attribute_chars"]))
+        data, accepted, rejected, truncated, token, messages = await _decode(request, ctype, body)
     except DecodeFailure as exc:
         raise ClientError(400, str(exc)) from None
-    if batch.accepted == 0 and batch.rejected:
-        raise ClientError(400, f"all {batch.rejected} spans rejected: " + "; ".join(batch.messages))
-    if batch.accepted:
+    if accepted == 0 and rejected:
+        raise ClientError(400, f"all {rejected} spans rejected: " + "; ".join(messages))
+    if accepted:
         try:
-            await run_in_threadpool(insert_span_columns, state.store, batch.columns, batch.token)
+            await run_in_threadpool(insert_encoded, state.store, data, token)
         except Exception as exc:  # the store failed: the exporter retries, the retry is deduplicated
-            log.exception("inserting %d spans failed", batch.accepted)
+            log.exception("inserting %d spans failed", accepted)
             state.stats["insert_errors"] += 1
             return _status_response(503, f"the store could not take the spans, retry later ({type(exc).__name__})",
                                     ctype, {"Retry-After": "2"})
-    state.stats["spans_accepted"] += batch.accepted
-    state.stats["spans_rejected"] += batch.rejected
+    state.stats["spans_accepted"] += accepted
+    state.stats["spans_rejected"] += rejected
     state.stats["requests"] += 1
+    message = "; ".join(messages)
     response = ExportTraceServiceResponse()
-    if batch.rejected or batch.truncated:
-        response.partial_success.rejected_spans = batch.rejected
-        response.partial_success.error_message = "; ".join(batch.messages)
+    if rejected or truncated:
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = message
     if ctype == PROTOBUF:
         return Response(response.SerializeToString(), media_type=PROTOBUF)
     payload: dict = {}
-    if batch.rejected or batch.truncated:
-        payload["partialSuccess"] = {"rejectedSpans": str(batch.rejected), "errorMessage": "; ".join(batch.messages)}
+    if rejected or truncated:
+        payload["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
     return Response(json.dumps(payload), media_type=JSON)
 
 

@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 __all__ = ["EXPORTER_COLUMNS", "SPAN_KIND_NAMES", "STATUS_CODE_NAMES", "render_value", "render_double",
-           "insert_span_columns", "dedup_settings"]
+           "insert_span_columns", "insert_encoded", "encode_columns", "dedup_settings"]
 
 EXPORTER_COLUMNS = [
     "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind", "ServiceName",
@@ -100,10 +100,14 @@ def encode_columns(columns: list[list[Any]]) -> bytes:
     return json.dumps(cols, ensure_ascii=False, allow_nan=False).encode("utf-8", "replace")
 
 
+def insert_encoded(store: Any, data: bytes, token: str | None) -> None:
+    """Insert ``encode_columns`` output into ``otel_traces`` with the batch's deduplication token."""
+    store.raw_insert("otel_traces", EXPORTER_COLUMNS, data, "JSONCompactColumns", settings=dedup_settings(token))
+
+
 def insert_span_columns(store: Any, columns: list[list[Any]], token: str | None) -> int:
     """Insert exporter-layout columns (one list per ``EXPORTER_COLUMNS`` entry); returns span count."""
     count = len(columns[0]) if columns else 0
     if count:
-        store.raw_insert("otel_traces", EXPORTER_COLUMNS, encode_columns(columns), "JSONCompactColumns",
-                         settings=dedup_settings(token))
+        insert_encoded(store, encode_columns(columns), token)
     return count

@@ -177,3 +177,11 @@ def test_ingest_token_is_required_when_set(store):
         assert c.post("/v1/traces", content=body, headers={**PB, "Authorization": "Bearer wrong"}).status_code == 401
         assert c.post("/v1/traces", content=body, headers={**PB, "Authorization": "Bearer s3cret"}).status_code == 200
     assert _count(store) == 3
+
+
+def test_decoding_in_worker_processes_gives_the_same_answers(store):
+    with TestClient(create_app(store, ingest_token="", api_token="", ingest_workers=1)) as c:
+        assert c.post("/v1/traces", content=genai_request(10, seed=11).SerializeToString(), headers=PB).status_code == 200
+        bad = c.post("/v1/traces", content=b"\xff\xff garbage", headers=PB)
+        assert bad.status_code == 400 and "malformed OTLP protobuf" in _error_message(bad)
+    assert _count(store) == 10

@@ -113,6 +113,12 @@ class Call:
             semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
         }
         adapter.prepare_client(instance)
+        route_hook = runtime.route_hook
+        if route_hook is not None:  # seam for the routing issue: may rewrite the request (the span
+            # describes the request actually sent)
+            kwargs, route_id = route_hook(adapter, kwargs)
+            if route_id:
+                attrs[semconv.TP_ROUTE_ID] = route_id
         model = adapter.request_attributes(kwargs, attrs)
         self.request_model = model
         host, port = _server(instance)

@@ -37,6 +37,7 @@ _PARAGRAPH = re.compile(r"\n\s*\n")
 _NOT_GIVEN = ("NotGiven", "Omit")  # the SDKs' "argument not passed" sentinels
 _text_cache: dict[str, str] = {}
 _object_cache: dict[int, tuple[Any, str]] = {}
+_final_cache: dict[str, str] = {}
 
 
 def _bucket(length: int) -> str:
@@ -136,7 +137,16 @@ def fingerprint(
     response_format: Any = None,
 ) -> str:
     """Hash of (normalised instructions, role/shape sequence, tool schemas, response format)."""
-    parts = ["|".join(_instruction_digest(text) for text in instructions), ",".join(roles)]
-    parts.append(object_digest(tools))
-    parts.append(object_digest(response_format))
-    return _digest("\x1f".join(parts))
+    key = "\x1f".join((
+        "|".join([_instruction_digest(text) for text in instructions]),
+        ",".join(roles),
+        object_digest(tools),
+        object_digest(response_format),
+    ))
+    found = _final_cache.get(key)
+    if found is None:
+        found = _digest(key)
+        if len(_final_cache) >= _CACHE_MAX:
+            _final_cache.clear()
+        _final_cache[key] = found
+    return found

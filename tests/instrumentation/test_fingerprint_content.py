@@ -112,3 +112,20 @@ def test_redactor_from_setting(instrumented, monkeypatch):
     client = openai_client(lambda _: (200, chat_completion()))
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "4111-1111-1111-1111"}])
     assert "[card]" in instrumented.only_span().attributes[sc.GEN_AI_INPUT_MESSAGES]
+
+
+def test_anthropic_content_capture_and_stream_output(instrumented, monkeypatch):
+    monkeypatch.setenv(sc.ENV_CAPTURE_MESSAGE_CONTENT, "true")
+    from .conftest import anthropic_client, anthropic_events, sse
+
+    client = anthropic_client(lambda body: (200, sse(anthropic_events(pieces=("Hi", " there")), done=False,
+                                                      named=True)))
+    with client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=50, system="Be brief.",
+                                messages=[{"role": "user", "content": "Hello"}]) as stream:
+        stream.get_final_text()
+    attrs = instrumented.only_span().attributes
+    assert json.loads(attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": "Be brief."}]
+    assert json.loads(attrs[sc.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "Hello"}]}]
+    assert json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"][0]["content"] == "Hi there"
+    assert json.loads(attrs[sc.TP_REQUEST_PARAMS]) == {"max_tokens": 50}

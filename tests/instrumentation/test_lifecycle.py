@@ -116,3 +116,20 @@ def test_raw_response_variant_is_priced(instrumented):
     span = instrumented.only_span()
     assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 12
     assert span.attributes[sc.TP_COST_STATUS] == sc.COST_PRICED
+
+
+def test_route_seam_rewrites_request_and_records_route(instrumented):
+    """The seam the routing issue will use: a hook may rewrite the request before it is sent."""
+    from tokenproof.instrumentation import _runtime
+
+    seen = []
+    client = openai_client(lambda body: (seen.append(body["model"]), (200, chat_completion(model=body["model"])))[1])
+    _runtime.get().route_hook = lambda adapter, kwargs: ({**kwargs, "model": "gpt-4o-mini"}, "route-7")
+    try:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        _runtime.get().route_hook = None
+    assert seen == ["gpt-4o-mini"]
+    span = instrumented.only_span()
+    assert span.attributes[sc.TP_ROUTE_ID] == "route-7"
+    assert span.attributes[sc.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"

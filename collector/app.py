@@ -34,6 +34,7 @@ API_GROUP = "tokenproof.api"
 STATUS_SQL = {
     "spans": "SELECT uniqExact(TraceId, SpanId), count() FROM otel_traces",
     "llm_calls": "SELECT count(), countIf(Priced = 0) FROM llm_calls FINAL",
+    "rollup_calls": "SELECT sum(Calls) FROM llm_calls_hourly",
 }
 
 status_router = APIRouter(prefix="/api/v1")
@@ -42,8 +43,10 @@ status_router = APIRouter(prefix="/api/v1")
 def _status(store: Store) -> dict[str, Any]:
     spans, rows = store.query_rows(STATUS_SQL["spans"])[0]
     calls, unpriced = store.query_rows(STATUS_SQL["llm_calls"])[0]
+    rollup = store.query_rows(STATUS_SQL["rollup_calls"])[0][0]
     # span_rows > spans would mean a span stored twice (never expected: retries are deduplicated)
     return {"spans": int(spans), "span_rows": int(rows), "llm_calls": int(calls), "unpriced_llm_calls": int(unpriced),
+            "rollup_calls": int(rollup or 0),
             "schema_version": store.schema_version()}
 
 

@@ -77,3 +77,4 @@ def test_sigkill_loses_nothing_acknowledged_and_doubles_nothing(service_factory)
     assert status["spans"] == BATCHES * SPANS  # every acknowledged span is there
     assert status["span_rows"] == BATCHES * SPANS  # and none is stored twice
     assert status["llm_calls"] == BATCHES * SPANS
+    assert status["rollup_calls"] == BATCHES * SPANS  # the views were not doubled by retries either

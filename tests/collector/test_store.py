@@ -126,3 +126,26 @@ def test_events_keep_their_nanosecond_timestamps(store):
                            "Events.Timestamp), Events.Name, Events.Attributes FROM otel_traces")[0]
     assert row == (1_794_000_000_123_456_789, [1_794_000_000_223_456_789], ["gen_ai.choice"],
                    [{"index": "0", "finish_reason": "stop"}])
+
+
+def test_concurrent_inserts_and_queries_from_many_threads(store):
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for j in range(5):
+                insert_spans(store, [{"attributes": {sc.GEN_AI_OPERATION_NAME: "chat"}}] * 20, token=f"t{n}-{j}")
+                store.query_rows("SELECT count() FROM llm_calls FINAL")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert store.query_rows("SELECT count() FROM otel_traces") == [(6 * 5 * 20,)]
+    assert store.query_rows("SELECT count() FROM llm_calls") == [(6 * 5 * 20,)]

@@ -149,3 +149,23 @@ def test_concurrent_inserts_and_queries_from_many_threads(store):
     assert not errors
     assert store.query_rows("SELECT count() FROM otel_traces") == [(6 * 5 * 20,)]
     assert store.query_rows("SELECT count() FROM llm_calls") == [(6 * 5 * 20,)]
+
+
+def test_retry_fills_views_that_missed_a_crashed_first_attempt(store):
+    """A crash between the otel_traces part and the views' parts: the retried batch (same token) is
+    dropped from otel_traces as a duplicate but still reaches the views, once."""
+    from tokenproof.collector.rows import insert_span_columns
+    from tokenproof.collector.testing import span_columns
+
+    cols, _ = span_columns([{"attributes": {sc.GEN_AI_OPERATION_NAME: "chat"}}] * 5)
+    store.command("DETACH TABLE llm_calls_mv")  # the first attempt reaches otel_traces only
+    try:
+        insert_span_columns(store, cols, "crashed-batch")
+    finally:
+        store.command("ATTACH TABLE llm_calls_mv")
+    assert store.query_rows("SELECT count() FROM llm_calls") == [(0,)]
+    insert_span_columns(store, cols, "crashed-batch")
+    insert_span_columns(store, cols, "crashed-batch")
+    assert store.query_rows("SELECT count() FROM otel_traces") == [(5,)]
+    assert store.query_rows("SELECT count() FROM llm_calls") == [(5,)]
+    assert store.query_rows("SELECT sum(Calls) FROM llm_calls_hourly") == [(5,)]

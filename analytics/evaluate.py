@@ -12,6 +12,7 @@ to the notifier. The service runs it every ``alert_eval_interval_minutes`` and o
 from __future__ import annotations
 
 import math
+import threading
 from datetime import UTC, datetime
 from typing import Any, Callable
 
@@ -144,9 +145,17 @@ def _runaway_traces(store, now: datetime, min_calls: int) -> list[dict]:
     return out
 
 
+_LOCK = threading.Lock()  # the periodic pass and an on-demand pass must not both open the same alert
+
+
 def evaluate(store, now: datetime | None = None, notify: Callable[[dict], Any] | None = None,
              dimensions: list[str] | None = None) -> dict[str, Any]:
     """Run every detector once; returns what was found, opened, updated and resolved."""
+    with _LOCK:
+        return _evaluate(store, now, notify, dimensions)
+
+
+def _evaluate(store, now, notify, dimensions) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     t = thresholds_from_settings()
     dims = dimensions if dimensions is not None else settings.get("alert_dimensions")

@@ -14,6 +14,7 @@ top customers over 7 days, movers, coverage, and a breakdown by an arbitrary spa
 (typed table). Prints the figures.
 
     .venv/bin/python bench/bench_attribution.py [--rows 10000000] [--days 30] [--via traces|calls]
+        [--keys correlated|independent]
 """
 
 from __future__ import annotations
@@ -38,19 +39,21 @@ _ATTRS = """map(
     'gen_ai.usage.cost', if(m = 7, '', toString(round((it * (m + 1) * 0.5 + ot * (m + 1) * 2) / 1e6, 8))),
     'tokenproof.cost.status', if(m = 7, 'unpriced', 'priced'),
     'tokenproof.feature', concat('feature-', toString(f)),
-    'tokenproof.tier', ['free', 'pro', 'enterprise'][1 + (h % 3)],
-    'tokenproof.customer', concat('cust-', toString(h % 500)),
-    'tokenproof.prompt.fingerprint', concat('fp-', toString(f * 5 + h % 5)),
+    'tokenproof.tier', ['free', 'pro', 'enterprise'][1 + (ht % 3)],
+    'tokenproof.customer', concat('cust-', toString(hc % 500)),
+    'tokenproof.prompt.fingerprint', concat('fp-', toString(f * 5 + hs % 5)),
     'tokenproof.traffic_class', if(h % 50 = 0, 'shadow', 'product'),
     'app.region', ['eu', 'us', 'ap'][1 + (h % 3)]
 )"""
 _GEN_TRACES = """INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind,
     ServiceName, ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration, StatusCode, StatusMessage)
 SELECT ts, hex(cityHash64(number, 1)), hex(cityHash64(number, 2)), '', '', concat('chat model-', toString(m)),
-    'Client', concat('svc-', toString(h % 5)), map('service.name', concat('svc-', toString(h % 5))),
+    'Client', concat('svc-', toString(hs % 5)), map('service.name', concat('svc-', toString(hs % 5))),
     'tokenproof.instrumentation', '', """ + _ATTRS + """, 500000000 + h % 1000000, 'Unset', ''
 FROM (
     SELECT number, cityHash64(number) AS h, toUInt32(h % 8) AS m, toUInt32(intDiv(h, 8) % 40) AS f,
+        if({independent:UInt8}, cityHash64(number, 3), h) AS hc, if({independent:UInt8}, cityHash64(number, 4), h) AS ht,
+        if({independent:UInt8}, cityHash64(number, 5), h) AS hs,
         100 + h % 2000 AS it, 10 + intDiv(h, 7) % 500 AS ot,
         toDateTime64({start:DateTime64(9)}, 9) + toIntervalNanosecond(intDiv(number * {span_ns:UInt64}, {rows:UInt64})) AS ts
     FROM numbers({offset:UInt64}, {chunk:UInt64})
@@ -59,22 +62,24 @@ _GEN_CALLS = """INSERT INTO llm_calls (Timestamp, ServiceName, TraceId, SpanId, 
     RequestModel, ResponseModel, Feature, Tier, Customer, PromptFingerprint, OutputFormat, TrafficClass, RouteId,
     Fallback, Streamed, InputTokens, OutputTokens, CacheReadTokens, CacheCreationTokens, ReasoningTokens, CostUSD,
     Priced, UsageSource, PriceVersion, PriceSource, StatusCode, ErrorType, DurationNs, SpanAttributes, Version)
-SELECT ts, concat('svc-', toString(h % 5)), hex(cityHash64(number, 1)), hex(cityHash64(number, 2)), '',
+SELECT ts, concat('svc-', toString(hs % 5)), hex(cityHash64(number, 1)), hex(cityHash64(number, 2)), '',
     if(m < 5, 'openai', 'anthropic'), 'chat', concat('model-', toString(m)), concat('model-', toString(m)),
-    concat('feature-', toString(f)), ['free', 'pro', 'enterprise'][1 + (h % 3)], concat('cust-', toString(h % 500)),
-    concat('fp-', toString(f * 5 + h % 5)), 'text', if(h % 50 = 0, 'shadow', 'product'), '', 0, 0, it, ot,
+    concat('feature-', toString(f)), ['free', 'pro', 'enterprise'][1 + (ht % 3)], concat('cust-', toString(hc % 500)),
+    concat('fp-', toString(f * 5 + hs % 5)), 'text', if(h % 50 = 0, 'shadow', 'product'), '', 0, 0, it, ot,
     intDiv(it, 4), 0, 0, if(m = 7, 0, round((it * (m + 1) * 0.5 + ot * (m + 1) * 2) / 1e6, 8)), m != 7,
     'provider', 'bench', 'genai-prices', 'Unset', '', 500000000 + h % 1000000,
     map('app.region', ['eu', 'us', 'ap'][1 + (h % 3)]), 0
 FROM (
     SELECT number, cityHash64(number) AS h, toUInt32(h % 8) AS m, toUInt32(intDiv(h, 8) % 40) AS f,
+        if({independent:UInt8}, cityHash64(number, 3), h) AS hc, if({independent:UInt8}, cityHash64(number, 4), h) AS ht,
+        if({independent:UInt8}, cityHash64(number, 5), h) AS hs,
         100 + h % 2000 AS it, 10 + intDiv(h, 7) % 500 AS ot,
         toDateTime64({start:DateTime64(9)}, 9) + toIntervalNanosecond(intDiv(number * {span_ns:UInt64}, {rows:UInt64})) AS ts
     FROM numbers({offset:UInt64}, {chunk:UInt64})
 )"""
 
 
-def generate(store: Store, rows: int, days: int, via: str, end: datetime) -> float:
+def generate(store: Store, rows: int, days: int, via: str, end: datetime, independent: bool) -> float:
     start = end - timedelta(days=days)
     sql = _GEN_TRACES if via == "traces" else _GEN_CALLS
     chunk = 1_000_000
@@ -82,7 +87,7 @@ def generate(store: Store, rows: int, days: int, via: str, end: datetime) -> flo
     for offset in range(0, rows, chunk):
         n = min(chunk, rows - offset)
         store.command(sql, {"start": start.replace(tzinfo=None), "span_ns": days * 86400 * 10**9, "rows": rows,
-                            "offset": offset, "chunk": n})
+                            "offset": offset, "chunk": n, "independent": int(independent)})
         print(f"  generated {offset + n:,} / {rows:,} rows ({time.perf_counter() - began:.0f}s)", flush=True)
     return time.perf_counter() - began
 
@@ -105,14 +110,18 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--via", choices=["traces", "calls"], default="traces")
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--keys", choices=["correlated", "independent"], default="correlated",
+                        help="correlated: customer, tier and service derive from one hash (about 170 rollup "
+                             "keys per hour, like real traffic where customers stick to a tier); independent: "
+                             "every dimension drawn separately (worst case: the rollup barely compresses)")
     parser.add_argument("--data-dir", default=None, help="store directory (default: a temporary one)")
     args = parser.parse_args()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(data_dir=args.data_dir or tmp)
         try:
-            print(f"generating {args.rows:,} LLM calls over {args.days} days via {args.via} ...")
-            took = generate(store, args.rows, args.days, args.via, end)
+            print(f"generating {args.rows:,} LLM calls over {args.days} days via {args.via}, {args.keys} keys ...")
+            took = generate(store, args.rows, args.days, args.via, end, args.keys == "independent")
             calls = store.query_rows("SELECT count() FROM llm_calls")[0][0]
             rollup = store.query_rows("SELECT count(), sum(Calls) FROM llm_calls_hourly")[0]
             print(f"generated in {took:.0f}s ({args.rows / took:,.0f} rows/s): llm_calls {calls:,} rows; "

@@ -87,7 +87,8 @@ def _serve(args: argparse.Namespace) -> int:
         server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=False,
                                                timeout_graceful_shutdown=10))
         where = f"data dir {store.location}" if store.kind == "embedded" else f"ClickHouse {store.location}"
-        print(f"tokenproof service listening on http://{shown}:{port} ({where})", flush=True)
+        print(f"tokenproof service listening on http://{shown}:{port}", flush=True)
+        print(f"tokenproof service: store is {where}", file=sys.stderr, flush=True)
         server.run(sockets=[sock])
         return 0
     finally:

@@ -35,8 +35,9 @@ settings.declare("max_body_bytes", int, 32 * 1024 * 1024,
 settings.declare("max_inflight_requests", int, 8,
                  "OTLP requests decoded or inserted at once; more answer 503 with Retry-After",
                  validate=_positive)
-settings.declare("max_inflight_bytes", int, 128 * 1024 * 1024,
-                 "decompressed OTLP bytes held at once; more answer 429 with Retry-After",
+settings.declare("max_inflight_bytes", int, 64 * 1024 * 1024,
+                 "OTLP request bytes (decompressed) held at once; more answer 429 with Retry-After. "
+                 "Decoding needs about 6x these bytes, so this bounds the service's ingest memory",
                  validate=_positive)
 settings.declare("ingest_workers", int, 0,
                  "processes decoding OTLP requests next to the service (0 = threads in the service process)",

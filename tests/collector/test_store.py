@@ -48,6 +48,9 @@ def test_otel_traces_columns_match_the_exporter(store):
     assert types["SpanAttributes"] == "Map(LowCardinality(String), String)"
     assert types["Events.Attributes"] == "Array(Map(LowCardinality(String), String))"
     assert types["Duration"] == "UInt64"
+    ddl = store.query_rows("SHOW CREATE TABLE otel_traces")[0][0]
+    assert "PARTITION BY toDate(Timestamp)" in ddl and "ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))" in ddl
+    assert "fsync_after_insert = 1" in ddl  # an acknowledged insert is on disk (embedded store)
 
 
 def test_exporter_insert_lands_in_llm_calls_typed(store):

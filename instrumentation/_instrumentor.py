@@ -70,14 +70,16 @@ TARGETS: list[Target] = [
 ]
 
 
-def _is_ours(obj: Any) -> bool:
-    return isinstance(obj, wrapt.FunctionWrapper) and getattr(obj, "_self_tokenproof", False)
+_PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)  # the C base of every wrapt proxy (1.x and 2.x)
 
 
 class _Wrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
     """A FunctionWrapper we can recognise in a chain of wrappers."""
 
-    _self_tokenproof = True
+
+def _is_ours(obj: Any) -> bool:
+    # type(), not isinstance() or getattr(): a wrapt proxy forwards both to the object it wraps.
+    return type(obj) is _Wrapper
 
 
 def _unpatch(cls: type, name: str) -> bool:
@@ -87,11 +89,9 @@ def _unpatch(cls: type, name: str) -> bool:
     if _is_ours(current):
         setattr(cls, name, current.__wrapped__)
         return True
-    node = current  # someone wrapped on top of us: splice ourselves out of their chain
-    while isinstance(node, wrapt.ObjectProxy) or hasattr(node, "__wrapped__"):
-        inner = getattr(node, "__wrapped__", None)
-        if inner is None:
-            return False
+    node = current  # someone wrapped on top of us (wrapt proxies): splice ourselves out of their chain
+    while isinstance(node, _PROXY):
+        inner = node.__wrapped__
         if _is_ours(inner):
             node.__wrapped__ = inner.__wrapped__
             return True

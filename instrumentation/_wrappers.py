@@ -15,6 +15,7 @@ enriches that span instead of starting a second one.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from typing import Any, Callable
 
@@ -44,8 +45,13 @@ def _bypass_foreign(wrapped: Any) -> Any:
         wrapped = wrapped.__wrapped__
 
 
+# True while one of our wrappers is sending a request: a second tokenproof wrapper further down the
+# same call (a stale patch left under another library's wrapper) passes straight through.
+_active: contextvars.ContextVar[bool] = contextvars.ContextVar("tokenproof_active", default=False)
+
+
 def _begin(runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> Call | None:
-    if otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+    if _active.get() or otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
         return None
     try:
         return Call(runtime, adapter, kwargs, instance)
@@ -61,13 +67,16 @@ def run_sync(adapter: Adapter, instance: Any, kwargs: dict[str, Any], send: Call
     if call is None:
         return send(kwargs, False)
     token = otel_context.attach(call.context) if call.context is not None else None
+    active = _active.set(True)
     try:
         result = send(call.kwargs, not call.foreign)
     except BaseException as exc:
+        _active.reset(active)
         if token is not None:
             otel_context.detach(token)
         call.fail(exc)
         raise
+    _active.reset(active)
     if token is not None:
         otel_context.detach(token)
     if call.streaming and hasattr(result, "__next__"):
@@ -86,13 +95,16 @@ async def run_async(
     if call is None:
         return await send(kwargs, False)
     token = otel_context.attach(call.context) if call.context is not None else None
+    active = _active.set(True)
     try:
         result = await send(call.kwargs, not call.foreign)
     except BaseException as exc:
+        _active.reset(active)
         if token is not None:
             otel_context.detach(token)
         call.fail(exc)
         raise
+    _active.reset(active)
     if token is not None:
         otel_context.detach(token)
     if call.streaming and hasattr(result, "__anext__"):

@@ -96,3 +96,25 @@ async def test_async_call_counted_once(both):
     with tokenproof.tag(feature="chat-ui"):
         await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     _assert_one_priced_tagged(both)
+
+
+def test_uninstrument_splices_us_out_from_under_another_wrapper(telemetry):
+    saved = [(cls, attr, cls.__dict__[attr]) for cls in _CLASSES for attr in ("create", "parse", "stream")
+             if attr in cls.__dict__]
+    ours, other = TokenproofInstrumentor(), OpenLLMetryInstrumentor()
+    ours.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    other.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    try:
+        ours.uninstrument()  # OpenLLMetry's wrapper stays on top of where ours was
+        node, chain = chat.Completions.__dict__["create"], []
+        while hasattr(node, "__wrapped__"):
+            chain.append(type(node).__module__)  # type(): wrapt proxies forward __class__
+            node = node.__wrapped__
+        assert not any(m.startswith("tokenproof") for m in chain), chain
+        openai_client(lambda b: _handler(b)).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert [s.instrumentation_scope.name for s in telemetry.llm_spans()] == [
+            "opentelemetry.instrumentation.openai.v1"]
+    finally:
+        other.uninstrument()
+        for cls, attr, original in saved:
+            setattr(cls, attr, original)

@@ -17,6 +17,7 @@ from tokenproof import settings
 from tokenproof.analytics.proof import store as proof_store
 from tokenproof.analytics.proof.judge import JudgeFamilyError
 from tokenproof.analytics.proof.mining import mine
+from tokenproof.analytics.proof.prove import BatchFileError
 from tokenproof.analytics.proof.recommend import recommendations, route_params, route_states
 from tokenproof.analytics.proof.replay import Replayer
 from tokenproof.analytics.proof.sequential import Params, alpha_spending
@@ -49,6 +50,7 @@ class ShadowRunRequest(BaseModel):
     candidate_system_prompt: str | None = None
     budget_usd: float | None = Field(default=None, ge=0)
     limit: int = Field(default=50, ge=1, le=5000)
+    requests: list[dict] | None = Field(default=None, description="uploaded Batch API input lines (instead of captured prompts)")
     base_url: str | None = None
     anthropic_base_url: str | None = None
     q0: float = 0.85
@@ -76,14 +78,14 @@ def shadow_run(request: Request, body: ShadowRunRequest) -> dict:
     spec = ShadowSpec(baseline=body.baseline, candidate=body.candidate, service=body.service, feature=body.feature,
                       fingerprint=body.fingerprint, judge=body.judge,
                       candidate_system_prompt=body.candidate_system_prompt, budget_usd=body.budget_usd,
-                      limit=body.limit, params=params)
+                      limit=body.limit, params=params, uploaded=body.requests)
     replayer = None
     if body.base_url or body.anthropic_base_url:
         replayer = Replayer(base_url=body.base_url, anthropic_base_url=body.anthropic_base_url,
                             feature=body.feature or None)
     try:
         return run_shadow(request.app.state.store, spec, replayer)
-    except JudgeFamilyError as exc:
+    except (JudgeFamilyError, BatchFileError) as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
 
 

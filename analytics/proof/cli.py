@@ -68,6 +68,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--budget-usd", type=float, default=None, help="spend cap for this route")
         parser.add_argument("--limit", type=int, default=50, help="at most this many prompts")
         parser.add_argument("--base-url", default=None, help="OpenAI-compatible base URL the service calls")
+        parser.add_argument("--file", default=None,
+                            help="Batch API input JSONL to use instead of the group's captured prompts")
     elif name == "recommendations":
         parser.add_argument("--json", action="store_true", help="print JSON")
     else:  # pragma: no cover - the dispatcher only routes the names above

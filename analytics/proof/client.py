@@ -51,6 +51,13 @@ def _shadow(args: argparse.Namespace) -> int:
     body = {"service": args.service or "", "feature": args.feature or "", "fingerprint": args.fingerprint or "",
             "baseline": args.baseline, "candidate": args.candidate, "judge": args.judge,
             "budget_usd": args.budget_usd, "limit": args.limit, "base_url": args.base_url}
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8") as fh:
+                body["requests"] = [json.loads(line) for line in fh if line.strip()]
+        except (OSError, ValueError) as exc:
+            print(f"tokenproof shadow: cannot read {args.file}: {exc}", file=sys.stderr)
+            return 2
     result = call("POST", "/api/v1/shadow-runs", body={k: v for k, v in body.items() if v is not None})
     print(f"route {result['route_id']} (version {result['version']}, judge {result['judge']}): "
           f"{result['decision'].upper()} after {result['n']} comparisons (wins {result['wins']}, ties "

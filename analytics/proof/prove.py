@@ -33,7 +33,7 @@ from tokenproof.analytics.proof.replay import Replayer, answer_from_completion
 from tokenproof.analytics.proof.route import RouteEvidence, comparison_record, route_id
 from tokenproof.analytics.proof.sequential import Params, alpha_spending, e_bh
 
-__all__ = ["BatchRequest", "read_batch", "fingerprint", "prove", "run_cli"]
+__all__ = ["BatchRequest", "BatchFileError", "batch_request", "read_batch", "fingerprint", "prove", "run_cli"]
 
 
 class ReplayError(RuntimeError):
@@ -79,20 +79,28 @@ def read_batch(path: Path, responses: Path | None = None, limit: int | None = No
             item = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise BatchFileError(f"{path}: line {number}: not valid JSON ({exc.msg})") from None
-        body = item.get("body") if isinstance(item, dict) else None
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            raise BatchFileError(f"{path}: line {number}: expected a Batch API line with body.messages")
-        if item.get("url", "/v1/chat/completions") != "/v1/chat/completions":
-            raise BatchFileError(f"{path}: line {number}: only /v1/chat/completions requests can be replayed")
-        custom_id = str(item.get("custom_id") or f"line-{number}")
-        response = item.get("response", recorded.get(custom_id))
-        if isinstance(response, dict) and "body" in response:
-            response = response["body"] if response.get("status_code", 200) == 200 else None
-        feature = item.get("feature") or (body.get("metadata") or {}).get("feature") or "default"
-        requests.append(BatchRequest(number, custom_id, body, str(feature), item.get("reference"), response))
+        try:
+            requests.append(batch_request(item, number, recorded))
+        except BatchFileError as exc:
+            raise BatchFileError(f"{path}: {exc}") from None
         if limit is not None and len(requests) >= limit:
             break
     return requests
+
+
+def batch_request(item, number: int, recorded: dict[str, dict] | None = None) -> BatchRequest:
+    """One Batch API input line (already decoded) as a :class:`BatchRequest`."""
+    body = item.get("body") if isinstance(item, dict) else None
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        raise BatchFileError(f"line {number}: expected a Batch API line with body.messages")
+    if item.get("url", "/v1/chat/completions") != "/v1/chat/completions":
+        raise BatchFileError(f"line {number}: only /v1/chat/completions requests can be replayed")
+    custom_id = str(item.get("custom_id") or f"line-{number}")
+    response = item.get("response", (recorded or {}).get(custom_id))
+    if isinstance(response, dict) and "body" in response:
+        response = response["body"] if response.get("status_code", 200) == 200 else None
+    feature = item.get("feature") or (body.get("metadata") or {}).get("feature") or "default"
+    return BatchRequest(number, custom_id, body, str(feature), item.get("reference"), response)
 
 
 def _one(req: BatchRequest, baseline_model: str, candidate: str, judge: str, replayer: Replayer,

@@ -2,7 +2,8 @@
 
 The group's real prompts come from captured span content (``gen_ai.input.messages``,
 ``gen_ai.system_instructions``, ``tokenproof.request.params``; only where the user enabled content
-capture). Each prompt not yet compared on this route version is replayed on the candidate with the
+capture), or from uploaded Batch API input lines (``ShadowSpec.uploaded``; a line's ``response`` is
+the recorded baseline answer). Each prompt not yet compared on this route version is replayed on the candidate with the
 same parameters (and an optional candidate system prompt), judged against the baseline's recorded
 answer (or a baseline replay when the output was not captured), and stored. Replays are tagged
 ``shadow`` and judge calls ``judge``. The run stops at the route's decision, at its spend budget, or
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 
 from tokenproof import settings
 from tokenproof.analytics.proof import store as proof_store
-from tokenproof.analytics.proof.answer import Answer, content_hash
+from tokenproof.analytics.proof.answer import Answer, ToolCall, content_hash
 from tokenproof.analytics.proof.judge import JudgeFailed, compare, resolve_judge
-from tokenproof.analytics.proof.replay import Replayer, price_answer
+from tokenproof.analytics.proof.replay import Replayer, answer_from_completion, price_answer
 from tokenproof.analytics.proof.route import RouteEvidence, comparison_record, lineage_id, route_id
 from tokenproof.analytics.proof.sequential import Params
 
@@ -48,6 +49,7 @@ class ShadowSpec:
     budget_usd: float | None = None
     limit: int = 50
     params: Params = field(default_factory=Params)
+    uploaded: list[dict] | None = None  # Batch API input lines instead of captured prompts
 
     @property
     def match(self) -> dict:
@@ -71,6 +73,7 @@ def evidence_for(store, route: str, params: Params) -> RouteEvidence:
 def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None) -> dict:
     """Run (or continue) the shadow comparison of a route; return the route's state."""
     judge = resolve_judge(spec.baseline, spec.candidate, spec.judge or settings.get("proof_judge_model") or None)
+    uploaded = uploaded_prompts(spec.uploaded, spec.baseline) if spec.uploaded is not None else None  # validate first
     prompt_hash = content_hash(spec.candidate_system_prompt) if spec.candidate_system_prompt else ""
     rid = route_id(spec.match, spec.baseline, spec.candidate, prompt_hash, judge)
     lineage = lineage_id(spec.match, spec.candidate)
@@ -89,9 +92,12 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None) -> dic
     unpriced = 0
     failed = 0
     if stop_reason is None:
-        prompts = proof_store.captured_prompts(store, service=spec.service, feature=spec.feature,
-                                               fingerprint=spec.fingerprint, baseline=spec.baseline,
-                                               limit=spec.limit + len(seen))
+        if uploaded is not None:
+            prompts = uploaded
+        else:
+            prompts = proof_store.captured_prompts(store, service=spec.service, feature=spec.feature,
+                                                   fingerprint=spec.fingerprint, baseline=spec.baseline,
+                                                   limit=spec.limit + len(seen))
         fresh = [p for p in prompts if _prompt_ref(p["body"]) not in seen][: spec.limit]
         stop_reason = "no captured prompts (enable content capture for this group)" if not fresh else "prompts exhausted"
         for prompt in fresh:
@@ -130,6 +136,24 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None) -> dic
             "unpriced_calls": unpriced, "failed_comparisons": failed, **{k: v for k, v in summary.items() if k != "trajectory"}}
 
 
+def uploaded_prompts(lines: list[dict], baseline: str) -> list[dict]:
+    """Prompts from uploaded Batch API input lines (``response`` = the recorded baseline answer)."""
+    from tokenproof.analytics.proof.prove import batch_request
+    prompts = []
+    for number, item in enumerate(lines, start=1):
+        req = batch_request(item, number)
+        output = None
+        usage, cost = (0, 0, 0), None
+        if req.response is not None:
+            recorded = answer_from_completion(req.response, baseline)
+            output = {"text": recorded.text, "finish_reason": recorded.finish_reason,
+                      "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in recorded.tool_calls]}
+            usage, cost = (recorded.input_tokens, recorded.output_tokens, recorded.cache_read_tokens), recorded.cost_usd
+        prompts.append({"ref": req.custom_id, "body": {**req.body, "model": baseline}, "output": output,
+                        "provider": "", "usage": usage, "cost_usd": cost, "latency_s": 0.0})
+    return prompts
+
+
 def _prompt_ref(body: dict) -> str:
     return content_hash(json.dumps(body.get("messages"), sort_keys=True))
 
@@ -140,6 +164,7 @@ def _compare_one(prompt: dict, spec: ShadowSpec, judge: str, rid: str, replayer:
     output = prompt["output"]
     if output is not None:
         baseline = Answer(model=spec.baseline, text=output["text"], finish_reason=output["finish_reason"],
+                          tool_calls=[ToolCall(c["name"], c["arguments"]) for c in output["tool_calls"]],
                           input_tokens=prompt["usage"][0], output_tokens=prompt["usage"][1],
                           cache_read_tokens=prompt["usage"][2], latency_s=prompt["latency_s"], recorded=True)
         price_answer(baseline)

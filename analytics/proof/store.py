@@ -208,8 +208,15 @@ def _body(row: dict) -> dict | None:
 
 
 def _output(raw: str | None) -> dict | None:
+    """The captured baseline answer; None when missing or empty (the baseline is then replayed)."""
     data = _loads(raw)
     if not isinstance(data, list) or not data:
         return None
     message = data[0] if isinstance(data[0], dict) else {}
-    return {"text": _text_of(message.get("parts")), "finish_reason": message.get("finish_reason")}
+    parts = message.get("parts") or []
+    calls = [{"name": p.get("name") or "", "arguments": p.get("arguments") if isinstance(p.get("arguments"), str)
+              else json.dumps(p.get("arguments") or {})} for p in parts if isinstance(p, dict) and p.get("type") == "tool_call"]
+    text = _text_of(parts)
+    if not text.strip() and not calls:
+        return None
+    return {"text": text, "tool_calls": calls, "finish_reason": message.get("finish_reason")}

@@ -201,3 +201,19 @@ def test_cli_commands_go_through_the_service(live_service, capsys, monkeypatch):
     assert main(["recommendations"]) == 0
     out = capsys.readouterr().out
     assert f"{GPT4} -> mixtral-8x7b-instruct" in out and "saves $" in out
+
+
+def test_shadow_run_on_uploaded_requests(service):
+    from tokenproof.analytics.proof.examples import gsm8k_batch_lines
+    store, client, provider = service
+    lines = gsm8k_batch_lines(60, seed=4, feature="mmlu:high_school_mathematics")
+    body = {"feature": "homework", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct",
+            "base_url": provider.base_url_openai, "limit": 60, "requests": lines}
+    result = client.post("/api/v1/shadow-runs", json=body, headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert result["decision"] == "switch" and result["new_comparisons"] == result["n"] >= 30
+    comparisons = client.get(f"/api/v1/routes/{result['route_id']}/comparisons").json()["comparisons"]
+    assert not comparisons[0]["baseline_recorded"] and comparisons[0]["baseline_cost_usd"] > 0
+    assert comparisons[0]["request_ref"] == lines[0]["custom_id"]
+    bad = client.post("/api/v1/shadow-runs", json={**body, "requests": [{"body": {}}]},
+                      headers={"Authorization": f"Bearer {TOKEN}"})
+    assert bad.status_code == 422 and "line 1" in bad.json()["detail"]

@@ -37,8 +37,9 @@ CALL_COLUMNS = [
     "ReasoningTokens", "CostUSD", "Priced", "UsageSource", "PriceVersion", "PriceSource", "StatusCode",
     "ErrorType", "DurationNs", "SpanAttributes", "Version",
 ]
+# HourEpoch is the rollup's Hour (same expression as its view), the last column, not inserted back
 SELECT_CALLS = ("SELECT toUnixTimestamp64Nano(Timestamp) AS TimestampNs, "
-                + ", ".join(CALL_COLUMNS[1:])
+                + ", ".join(CALL_COLUMNS[1:]) + ", toUnixTimestamp(toStartOfHour(Timestamp)) AS HourEpoch"
                 + " FROM llm_calls FINAL WHERE Timestamp >= fromUnixTimestamp64Nano({since:Int64}) "
                   "AND Timestamp < fromUnixTimestamp64Nano({until:Int64})")
 HOURLY_KEY = ["ServiceName", "Feature", "Tier", "Customer", "Provider", "RequestModel", "ResponseModel",
@@ -47,7 +48,10 @@ HOURLY_COLUMNS = ["Hour", *HOURLY_KEY, "CostUSD", "PricedCalls", "UnpricedCalls"
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DAY_NS = 86400 * 10**9
+_SLICE_NS = 3600 * 10**9
+SELECT_HOURS = ("SELECT DISTINCT toUnixTimestamp(toStartOfHour(Timestamp, 'UTC')) AS hour FROM llm_calls "
+                "WHERE Timestamp >= fromUnixTimestamp64Nano({since:Int64}) "
+                "AND Timestamp < fromUnixTimestamp64Nano({until:Int64}) ORDER BY hour")
 
 
 def parse_time(text: str, now: float | None = None) -> int:
@@ -75,11 +79,11 @@ def reprice(store: Any, since_ns: int, until_ns: int) -> dict[str, Any]:
     totals = {"rows": 0, "repriced": 0, "newly_priced": 0, "newly_unpriced": 0, "still_unpriced": 0,
               "cost_before_usd": 0.0, "cost_after_usd": 0.0}
     cache: dict[tuple, Any] = {}
-    start = since_ns
-    while start < until_ns:  # a day at a time keeps memory bounded
-        end = min(until_ns, start + _DAY_NS)
+    hours = store.query_rows(SELECT_HOURS, {"since": since_ns, "until": until_ns})
+    for (hour,) in hours:  # one hour of calls per query keeps memory bounded
+        start = max(since_ns, int(hour) * 10**9)
+        end = min(until_ns, start - start % _SLICE_NS + _SLICE_NS)
         _reprice_slice(store, pricing, start, end, version, cache, totals)
-        start = end
     totals["price_version"] = pricing.price_version()
     totals["cost_before_usd"] = round(totals["cost_before_usd"], 10)
     totals["cost_after_usd"] = round(totals["cost_after_usd"], 10)
@@ -113,7 +117,7 @@ def _reprice_slice(store: Any, pricing: Any, since: int, until: int, version: in
     i_prov, i_resp, i_req = idx["Provider"], idx["ResponseModel"], idx["RequestModel"]
     usage_idx = [idx[c] for c in ("InputTokens", "OutputTokens", "CacheReadTokens", "CacheCreationTokens", "ReasoningTokens")]
     key_idx = [idx[c] for c in HOURLY_KEY]
-    i_ts = idx["TimestampNs"]
+    i_hour = idx["HourEpoch"]
     new_rows: list[list[Any]] = []
     deltas: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0, 0])
     for row in rows:
@@ -132,12 +136,11 @@ def _reprice_slice(store: Any, pricing: Any, since: int, until: int, version: in
         if (priced == old_priced and abs(new_cost - old_cost) < 1e-12 and row[i_pver] == cost.price_version):
             continue
         totals["repriced"] += 1
-        new = list(row)
+        new = list(row[:-1])
         new[i_cost], new[i_priced], new[i_pver], new[i_psrc], new[i_ver] = (
             new_cost, priced, cost.price_version, cost.price_source, version)
         new_rows.append(new)
-        hour = (row[i_ts] // 3_600_000_000_000) * 3600
-        delta = deltas[(hour, *(row[i] for i in key_idx))]
+        delta = deltas[(row[i_hour], *(row[i] for i in key_idx))]
         delta[0] += new_cost - old_cost
         delta[1] += priced - old_priced
         delta[2] += old_priced - priced

@@ -96,10 +96,10 @@ def recommendations(store) -> dict:
             "shadow_spend_usd": route["SpentUSD"],
             "evidence": f"/api/v1/routes/{route['RouteId']}/comparisons",
         })
-    worse_bound = sum(1 for s in states if s["evidence"]["decision"] == SWITCH)
+    switched = sum(1 for s in states if s["evidence"]["decision"] == SWITCH)
     return {
         "recommendations": sorted(items, key=lambda r: -(r["monthly_saving_usd"] or 0.0)),
-        "routes_tested": len(states), "switch_per_route": worse_bound,
+        "routes_tested": len(states), "switch_per_route": switched,
         "switch_after_portfolio_control": sum(1 for r in items if r["portfolio_switch"]),
         "portfolio_method": "e-BH over per-route SPRT e-values at alpha 0.05 (false discovery rate)",
     }

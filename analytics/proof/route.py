@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from tokenproof.analytics.proof.answer import Answer, content_hash
-from tokenproof.analytics.proof.judge import SWAP_INCONSISTENCY_LIMIT, Comparison
+from tokenproof.analytics.proof.judge import SWAP_INCONSISTENCY_LIMIT, Comparison, question_of
 from tokenproof.analytics.proof.lengthctl import length_controlled
 from tokenproof.analytics.proof.sequential import LOSS, SPRT, SWITCH, UNINFORMATIVE, WIN, Params
 
@@ -44,7 +44,7 @@ def comparison_record(*, route: str, prompt_ref: str, request_ref: str, request:
     return {
         "route_id": route, "prompt_ref": prompt_ref, "request_ref": request_ref,
         "baseline_model": baseline.model, "candidate_model": candidate.model, "judge_model": judge_model,
-        "question": _question(request) if capture else "",
+        "question": question_of(request) if capture else "",
         "baseline_output": baseline.rendered() if capture else "",
         "candidate_output": candidate.rendered() if capture else "",
         "baseline_hash": content_hash(baseline.rendered()), "candidate_hash": content_hash(candidate.rendered()),
@@ -68,11 +68,6 @@ def comparison_record(*, route: str, prompt_ref: str, request_ref: str, request:
         "baseline_tokens": [baseline.input_tokens, baseline.output_tokens],
         "candidate_tokens": [candidate.input_tokens, candidate.output_tokens],
     }
-
-
-def _question(request: dict) -> str:
-    from tokenproof.analytics.proof.judge import question_of
-    return question_of(request)
 
 
 @dataclass

@@ -114,11 +114,23 @@ class Recorder:
         self.bodies: list[dict[str, Any]] = []
 
 
+def _http_module(sdk: Any) -> Any:
+    """The HTTP package the installed SDK uses: ``httpx2`` (openai 3.x, anthropic 2.x) or ``httpx``."""
+    import importlib
+
+    base = importlib.import_module(f"{sdk.__name__}._base_client")
+    return base.httpx2 if hasattr(base, "httpx2") else base.httpx
+
+
 def openai_client(handler: Callable[[dict[str, Any]], tuple[int, Any]], *, is_async: bool = False,
                   recorder: Recorder | None = None) -> Any:
-    """A real openai client over httpx2.MockTransport; handler(body) -> (status, json | sse bytes)."""
-    import httpx2
+    """A real openai client over the SDK's MockTransport; handler(body) -> (status, json | sse bytes).
+
+    Works with openai 1.x (httpx) and 3.x (httpx2): ``PYTHONPATH=<dir with openai 1.x> pytest ...``.
+    """
     import openai
+
+    httpx2 = _http_module(openai)
 
     def respond(request: Any) -> Any:
         body = json.loads(request.content or b"{}")

@@ -16,7 +16,7 @@ from tokenproof.instrumentation._instrumentor import TARGETS
 
 from .conftest import chat_completion, openai_client
 
-METHODS = [
+_CANDIDATES = [
     (chat.Completions, "create"), (chat.AsyncCompletions, "create"), (chat.Completions, "parse"),
     (chat.AsyncCompletions, "parse"), (chat.Completions, "stream"), (chat.AsyncCompletions, "stream"),
     (responses.Responses, "create"), (responses.AsyncResponses, "create"), (responses.Responses, "stream"),
@@ -25,6 +25,15 @@ METHODS = [
     (anthropic_messages.Messages, "create"), (anthropic_messages.AsyncMessages, "create"),
     (anthropic_messages.Messages, "stream"), (anthropic_messages.AsyncMessages, "stream"),
 ]
+try:  # openai 1.x kept parse() / stream() under beta
+    import openai.resources.beta.chat.completions as beta_chat
+except ImportError:
+    pass
+else:
+    _CANDIDATES += [(beta_chat.Completions, "parse"), (beta_chat.AsyncCompletions, "parse"),
+                    (beta_chat.Completions, "stream"), (beta_chat.AsyncCompletions, "stream")]
+# every method of the installed SDK versions that tokenproof patches (openai 3.x: 18 methods)
+METHODS = [(cls, name) for cls, name in _CANDIDATES if name in cls.__dict__]
 
 
 def test_entry_point_registered():

@@ -17,6 +17,11 @@ from .conftest import Recorder, chat_chunks, chat_completion, openai_client, sse
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello"}]
 
 
+def _helpers(client):
+    """Where parse() / stream() live: chat.completions (openai >= 1.9x) or beta.chat.completions (older 1.x)."""
+    return client.chat.completions if hasattr(client.chat.completions, "parse") else client.beta.chat.completions
+
+
 def _cost(model: str, *usage: int) -> float:
     cost = pricing.price("openai", model, pricing.Usage(*usage))
     assert cost.status == sc.COST_PRICED
@@ -80,7 +85,7 @@ class Answer(BaseModel):
 async def test_parse_with_pydantic_format(instrumented, is_async):
     body = chat_completion(content=json.dumps({"greeting": "hi"}))
     client = openai_client(lambda _: (200, body), is_async=is_async)
-    call = client.chat.completions.parse(model="gpt-4o-mini", messages=MESSAGES, response_format=Answer)
+    call = _helpers(client).parse(model="gpt-4o-mini", messages=MESSAGES, response_format=Answer)
     result = await call if is_async else call
     assert result.choices[0].message.parsed == Answer(greeting="hi")
     span = instrumented.only_span()
@@ -236,7 +241,7 @@ async def test_async_stream_hidden_usage_and_close(instrumented):
 def test_stream_helper_context_manager(instrumented):
     recorder = Recorder()
     client = _stream_client(recorder)
-    with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+    with _helpers(client).stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
         text = "".join(e.delta for e in stream if e.type == "content.delta")
         final = stream.get_final_completion()
     assert text == "Hello!" and final.choices[0].message.content == "Hello!"
@@ -247,7 +252,7 @@ def test_stream_helper_context_manager(instrumented):
 
 def test_stream_helper_left_early(instrumented):
     client = _stream_client(Recorder())
-    with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+    with _helpers(client).stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
         for _ in stream:
             break
     span = instrumented.only_span()
@@ -257,7 +262,7 @@ def test_stream_helper_left_early(instrumented):
 
 async def test_async_stream_helper(instrumented):
     client = _stream_client(Recorder(), is_async=True)
-    async with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+    async with _helpers(client).stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
         async for _ in stream:
             pass
     span = instrumented.only_span()

@@ -21,6 +21,11 @@ def provider():
         yield handle
 
 
+def _helpers(client):
+    """Where stream() lives: chat.completions (openai >= 1.9x) or beta.chat.completions (older 1.x)."""
+    return client.chat.completions if hasattr(client.chat.completions, "stream") else client.beta.chat.completions
+
+
 def _oa(provider, is_async=False, **kw):
     cls = openai.AsyncOpenAI if is_async else openai.OpenAI
     return cls(base_url=provider.base_url_openai, api_key="sk-test", max_retries=0, **kw)
@@ -51,7 +56,7 @@ def test_openai_sync_forms(instrumented, provider):
     streamed = "".join(c.choices[0].delta.content or "" for c in
                        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
     assert streamed == answer  # same recorded answer, and no crash on the hidden usage chunk
-    with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+    with _helpers(client).stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
         helper_text = stream.get_final_completion().choices[0].message.content
     assert helper_text
     assert client.responses.create(model="gpt-4o", input="Why is the sky blue?").output_text
@@ -75,7 +80,7 @@ async def test_openai_async_forms(instrumented, provider):
     stream = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
     async for chunk in stream:
         chunk.choices[0]
-    async with client.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
+    async with _helpers(client).stream(model="gpt-4o", messages=MESSAGES) as stream:
         await stream.get_final_completion()
     await client.responses.create(model="gpt-4o", input="hi")
     async with client.responses.stream(model="gpt-4o", input="hi") as stream:

@@ -51,9 +51,7 @@ def _span(record, *, feature, model, when, fingerprint, service="shop", capture=
 def service(tmp_path):
     store = Store.open(data_dir=tmp_path / "data")
     app = create_app(store, api_token=TOKEN)
-    if "proof" not in app.state.api_routers:  # entry point not installed in this environment yet
-        from tokenproof.analytics.proof.api import router
-        app.include_router(router)
+    assert app.state.api_routers.get("proof") == "ok"  # mounted through the tokenproof.api entry point
     with TestClient(app, client=("127.0.0.1", 50000)) as client, run_provider() as provider:
         yield store, client, provider
     store.close()
@@ -165,9 +163,7 @@ def live_service(tmp_path, monkeypatch):
 
     store = Store.open(data_dir=tmp_path / "data")
     app = create_app(store, api_token=TOKEN)
-    if "proof" not in app.state.api_routers:  # entry point not installed in this environment yet
-        from tokenproof.analytics.proof.api import router
-        app.include_router(router)
+    assert app.state.api_routers.get("proof") == "ok"  # mounted through the tokenproof.api entry point
     sock = bind_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -147,7 +147,7 @@ class Call:
         fingerprint = adapter.fingerprint(kwargs)
         if fingerprint:
             span_attrs[semconv.TP_PROMPT_FINGERPRINT] = fingerprint
-        self.capture = _content.capture_enabled()
+        self.capture = runtime.capture
         if self.capture:
             _content.capture_request(adapter, kwargs, span_attrs)
 

@@ -1,7 +1,7 @@
 """Opt-in content capture: prompts, completions and replayable request parameters on the span.
 
 Off unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is true (``SPAN_ONLY`` and
-``SPAN_AND_EVENT`` also turn it on). Attributes use the GenAI conventions' JSON shapes
+``SPAN_AND_EVENT`` also turn it on; we emit no events), read at ``instrument()``. Attributes use the GenAI conventions' JSON shapes
 (``gen_ai.input.messages``, ``gen_ai.output.messages``, ``gen_ai.system_instructions``) plus
 ``tokenproof.request.params`` (what the proof engine needs to replay a prompt). A user redaction
 hook runs on every value before anything is serialised; each attribute is capped in size (setting

@@ -15,6 +15,7 @@ from opentelemetry.trace import Tracer
 from tokenproof import settings
 from tokenproof._tags import refresh_defaults
 
+from ._content import capture_enabled
 from ._metrics import Instruments
 
 __all__ = ["Runtime", "get", "install", "clear"]
@@ -42,12 +43,15 @@ settings.declare(
 class Runtime:
     """Everything a wrapper needs for one call; built once at ``instrument()``."""
 
-    __slots__ = ("tracer", "instruments", "stream_usage", "route_hook")
+    __slots__ = ("tracer", "instruments", "stream_usage", "capture", "route_hook")
 
     def __init__(self, tracer: Tracer, instruments: Instruments) -> None:
         self.tracer = tracer
         self.instruments = instruments
         self.stream_usage: bool = settings.get("stream_usage")
+        # Content capture follows OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, read at
+        # instrument() like the OpenTelemetry GenAI instrumentations do.
+        self.capture: bool = capture_enabled()
         refresh_defaults()  # default business tags, read once here rather than per call
         # Seam for the routing issue: fn(adapter, kwargs) -> (kwargs, route_id | None). Unused today.
         self.route_hook: Callable[[Any, dict[str, Any]], tuple[dict[str, Any], str | None]] | None = None

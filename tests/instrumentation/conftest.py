@@ -66,6 +66,13 @@ def instrumented(telemetry: Telemetry) -> Iterator[Telemetry]:
         set_redactor(None)
 
 
+def reinstrument(telemetry: Telemetry) -> None:
+    """Instrument again, e.g. after changing a setting that is read at ``instrument()``."""
+    TokenproofInstrumentor().uninstrument()
+    TokenproofInstrumentor().instrument(tracer_provider=telemetry.tracer_provider,
+                                        meter_provider=telemetry.meter_provider)
+
+
 # --- canned OpenAI / Anthropic wire bodies --------------------------------------------------------
 def chat_completion(model: str = "gpt-4o-mini-2024-07-18", content: str = "Hello there!", *,
                     prompt: int = 12, completion: int = 4, cached: int = 0, reasoning: int = 0,

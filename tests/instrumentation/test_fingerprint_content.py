@@ -7,7 +7,7 @@ import json
 from tokenproof import semconv as sc
 from tokenproof.instrumentation import set_redactor
 
-from .conftest import chat_completion, openai_client
+from .conftest import chat_completion, openai_client, reinstrument
 
 TOOLS = [{"type": "function", "function": {"name": "lookup_order", "parameters": {
     "type": "object", "properties": {"order_id": {"type": "string"}}}}}]
@@ -55,6 +55,7 @@ def test_template_changes_change_fingerprint(instrumented):
 
 def test_content_off_by_default(instrumented, monkeypatch):
     monkeypatch.delenv(sc.ENV_CAPTURE_MESSAGE_CONTENT, raising=False)
+    reinstrument(instrumented)
     client = openai_client(lambda _: (200, chat_completion()))
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "secret"}])
     attrs = instrumented.only_span().attributes
@@ -66,6 +67,7 @@ def test_content_off_by_default(instrumented, monkeypatch):
 
 def test_content_on_records_messages_and_params(instrumented, monkeypatch):
     monkeypatch.setenv(sc.ENV_CAPTURE_MESSAGE_CONTENT, "SPAN_ONLY")
+    reinstrument(instrumented)
     client = openai_client(lambda _: (200, chat_completion(content="Hello there!")))
     client.chat.completions.create(model="gpt-4o-mini", temperature=0.3, max_tokens=20, tools=TOOLS,
                                    messages=[{"role": "system", "content": "Be kind."},
@@ -82,6 +84,7 @@ def test_content_on_records_messages_and_params(instrumented, monkeypatch):
 
 def test_content_capped_and_still_json(instrumented, monkeypatch):
     monkeypatch.setenv(sc.ENV_CAPTURE_MESSAGE_CONTENT, "true")
+    reinstrument(instrumented)
     monkeypatch.setenv("TOKENPROOF_CONTENT_MAX_CHARS", "500")
     client = openai_client(lambda _: (200, chat_completion()))
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x" * 5000}])
@@ -96,6 +99,7 @@ def _mask(name, value):
 
 def test_redactor_applied_before_recording(instrumented, monkeypatch):
     monkeypatch.setenv(sc.ENV_CAPTURE_MESSAGE_CONTENT, "true")
+    reinstrument(instrumented)
     set_redactor(_mask)
     client = openai_client(lambda _: (200, chat_completion(content="card 4111-1111-1111-1111 saved")))
     client.chat.completions.create(model="gpt-4o-mini",
@@ -108,6 +112,7 @@ def test_redactor_applied_before_recording(instrumented, monkeypatch):
 
 def test_redactor_from_setting(instrumented, monkeypatch):
     monkeypatch.setenv(sc.ENV_CAPTURE_MESSAGE_CONTENT, "true")
+    reinstrument(instrumented)
     monkeypatch.setenv("TOKENPROOF_CONTENT_REDACTOR", f"{__name__}:_mask")
     client = openai_client(lambda _: (200, chat_completion()))
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "4111-1111-1111-1111"}])
@@ -116,6 +121,7 @@ def test_redactor_from_setting(instrumented, monkeypatch):
 
 def test_anthropic_content_capture_and_stream_output(instrumented, monkeypatch):
     monkeypatch.setenv(sc.ENV_CAPTURE_MESSAGE_CONTENT, "true")
+    reinstrument(instrumented)
     from .conftest import anthropic_client, anthropic_events, sse
 
     client = anthropic_client(lambda body: (200, sse(anthropic_events(pieces=("Hi", " there")), done=False,

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from tokenproof import pricing, semconv as sc
 
-from .conftest import Recorder, chat_chunks, chat_completion, openai_client, sse
+from .conftest import Recorder, chat_chunks, chat_completion, openai_client, reinstrument, sse
 
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello"}]
 
@@ -153,11 +153,7 @@ def test_stream_caller_asked_for_usage_keeps_usage_chunk(instrumented):
 
 def test_stream_usage_opt_out_estimates_locally(instrumented, monkeypatch):
     monkeypatch.setenv("TOKENPROOF_STREAM_USAGE", "false")
-    from tokenproof.instrumentation import TokenproofInstrumentor
-
-    TokenproofInstrumentor().uninstrument()  # the setting is read at instrument()
-    TokenproofInstrumentor().instrument(tracer_provider=instrumented.tracer_provider,
-                                        meter_provider=instrumented.meter_provider)
+    reinstrument(instrumented)  # the setting is read at instrument()
     recorder = Recorder()
     client = _stream_client(recorder)
     text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(

@@ -107,3 +107,26 @@ def test_app_under_opentelemetry_instrument_is_stored_once(service_factory, tmp_
     assert status["llm_calls"] == 8
     assert status["spans"] >= 8
     assert status["unpriced_llm_calls"] == 0
+
+
+def test_reprice_command_prices_calls_after_an_overrides_change(service_factory, tmp_path):
+    prices = tmp_path / "prices.toml"
+    prices.write_text("overrides = []\n")
+    svc = service_factory(env={"TOKENPROOF_API_TOKEN": "adm1n", "TOKENPROOF_PRICE_OVERRIDES": str(prices)})
+    provider = TracerProvider(resource=Resource.create({"service.name": "private-llm-app"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=svc.url + "/v1/traces")))
+    with provider.get_tracer("test").start_as_current_span("chat acme-private-llm", kind=SpanKind.CLIENT) as span:
+        span.set_attributes({sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openai",
+                             sc.GEN_AI_REQUEST_MODEL: "acme-private-llm", sc.GEN_AI_USAGE_INPUT_TOKENS: 2_000_000,
+                             sc.GEN_AI_USAGE_OUTPUT_TOKENS: 1_000_000, sc.TP_COST_STATUS: sc.COST_UNPRICED})
+    provider.shutdown()
+    assert call("GET", "/api/v1/status", base_url=svc.url)["unpriced_llm_calls"] == 1
+
+    prices.write_text('[[overrides]]\nprovider = "openai"\nmodel = "acme-private-llm"\ninput_mtok = 1.0\noutput_mtok = 4.0\n')
+    refused = _cli("reprice", "--since", "1d", "--url", svc.url, "--token", "wrong")
+    assert refused.returncode == 1 and "401" in refused.stderr
+    result = _cli("reprice", "--since", "1d", "--url", svc.url, "--token", "adm1n")
+    assert result.returncode == 0, result.stderr
+    assert "newly priced:      1" in result.stdout and "cost after:        $6.000000" in result.stdout
+    status = call("GET", "/api/v1/status", base_url=svc.url)
+    assert status["unpriced_llm_calls"] == 0 and status["llm_calls"] == 1

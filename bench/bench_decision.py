@@ -25,7 +25,7 @@ Portfolio: all populations tested at once; false switches per worse route, with 
 
 Finally ``tokenproof prove`` runs end to end on a GSM8K subset through the local provider server.
 
-Run: ``.venv/bin/python bench/bench_decision.py [--runs 400] [--seed 1] [--no-prove]``
+Run: ``.venv/bin/python bench/bench_decision.py [--runs 1000] [--seed 1] [--no-prove]``
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def _check_against_reference(x: np.ndarray, params: sq.Params) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=400)
+    ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-prove", action="store_true", help="skip the end-to-end `tokenproof prove` run")
     args = ap.parse_args(argv)

@@ -40,6 +40,7 @@ __all__ = ["router", "ClientError"]
 log = logging.getLogger("tokenproof.collector")
 router = APIRouter()
 
+BODY_READ_TIMEOUT_S = 30.0
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
@@ -53,7 +54,7 @@ class ClientError(Exception):
 
 
 def _status_response(status: int, message: str, ctype: str | None, headers: dict[str, str] | None = None) -> Response:
-    grpc_code = {400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 503: 14}.get(status, 2)
+    grpc_code = {400: 3, 401: 16, 408: 4, 413: 8, 415: 3, 429: 8, 503: 14}.get(status, 2)
     if ctype == PROTOBUF:
         body = status_pb2.Status(code=grpc_code, message=message).SerializeToString()
         return Response(body, status_code=status, media_type=PROTOBUF, headers=headers)
@@ -79,11 +80,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise ClientError(400, "invalid Content-Length") from None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ClientError(413, f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_READ_TIMEOUT_S):  # a slow sender must not hold its slot forever
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ClientError(413, f"request body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ClientError(408, f"request body not received within {BODY_READ_TIMEOUT_S:.0f} s") from None
     return b"".join(chunks)
 
 

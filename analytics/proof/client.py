@@ -39,6 +39,9 @@ def _candidates(args: argparse.Namespace) -> int:
             print(f"    too small to decide: ~{g['comparisons_needed']} comparisons needed, "
                   f"{'never' if days is None else f'{days:.0f} days'} at the shadow sampling rate")
             continue
+        if g["baseline_cost_per_call_usd"] is None:
+            print("    baseline model unpriced: no saving can be projected (add it to the price overrides file)")
+            continue
         for c in g["candidates"]:
             print(f"    -> {c['provider']}/{c['model']}: {_money(c['projected_monthly_saving_usd'])} per month "
                   f"({c['saving_share']:.0%} cheaper per call)")

@@ -91,10 +91,7 @@ def test_app_under_opentelemetry_instrument_is_stored_once(service_factory, tmp_
                "OTEL_METRICS_EXPORTER": "otlp", "OTEL_LOGS_EXPORTER": "otlp",
                "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai",
                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_ENDPOINT": svc.url,
-               "TOKENPROOF_RAISE_INTERNAL_ERRORS": "false",
-               # the anthropic SDK emits its own GenAI child span when a tracer provider is set: that
-               # would be a second LLM call for the same request (see the collector report)
-               "ANTHROPIC_OPEN_TELEMETRY": "false"}
+               "TOKENPROOF_RAISE_INTERNAL_ERRORS": "false"}
         app = subprocess.run([str(BIN / "opentelemetry-instrument"), sys.executable,
                               str(ROOT / "examples" / "support_app.py"), "--calls", "8"],
                              env=env, capture_output=True, text=True, timeout=180)

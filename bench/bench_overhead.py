@@ -7,7 +7,8 @@ fingerprint on; content capture off, the default) and with OpenLLMetry's
 ``opentelemetry-instrumentation-openai``. Both instrumentations get the same tracer provider (a
 SimpleSpanProcessor with a null exporter) and meter provider. Calls are interleaved one at a time
 (bare / tokenproof / OpenLLMetry in a rotating order) and the medians of the per-call CPU times are
-printed with the added time and ratios. Target: tokenproof's added time at most 1/10 of
+printed with the added time and ratios, then a warm breakdown of where tokenproof's time goes
+(OpenTelemetry SDK span, SDK metric recording, pricing, our own code). Target: tokenproof's added time at most 1/10 of
 OpenLLMetry's, aiming for under 5% of the bare call. Finishes in well under a minute.
 """
 
@@ -133,9 +134,70 @@ def _one_call_us(fn: Callable[[], Any]) -> float:
     return (time.process_time_ns() - start) / 1e3
 
 
+def breakdown() -> None:
+    """Where tokenproof's per-call time goes, warm (no HTTP/SDK work between calls): each line turns
+    one more part off. Uses a resource whose ``create`` returns a prebuilt ChatCompletion."""
+    from openai.types.chat import ChatCompletion
+    from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan
+
+    from tokenproof.instrumentation import _call, _metrics, _runtime
+    from tokenproof.instrumentation._instrumentor import _Wrapper
+    from tokenproof.instrumentation._openai import ChatAdapter
+    from tokenproof.instrumentation._wrappers import call_wrapper
+
+    response = ChatCompletion.model_validate_json(COMPLETION)
+
+    class Client:
+        base_url = httpx2.URL("https://api.openai.test/v1/")
+
+    class Bare:
+        _client = Client()
+
+        def create(self, **kwargs: Any) -> Any:
+            return response
+
+    class Traced(Bare):
+        pass
+
+    Traced.create = _Wrapper(Bare.__dict__["create"], call_wrapper(ChatAdapter(), False))  # type: ignore[method-assign]
+    bare, traced = Bare(), Traced()
+
+    def per_call(resource: Any, n: int = 3000) -> float:
+        start = time.process_time_ns()
+        for _ in range(n):
+            resource.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.2)
+        return (time.process_time_ns() - start) / n / 1e3
+
+    def added() -> float:
+        per_call(traced, 500)
+        return statistics.median(per_call(traced) - per_call(bare) for _ in range(5))
+
+    runtime = _runtime.get()
+    assert runtime is not None
+
+    class NonRecordingTracer:
+        def start_span(self, *args: Any, **kwargs: Any) -> Any:
+            return NonRecordingSpan(INVALID_SPAN_CONTEXT)
+
+    record, price, tracer = _metrics.Instruments.record, _call.Call._price, runtime.tracer
+    print("warm breakdown of tokenproof's added time per call (microseconds):")
+    with tokenproof.tag(feature="support-answer", tier="pro", customer="acme"):
+        try:
+            print(f"  everything on                                  {added():6.1f}")
+            _metrics.Instruments.record = lambda *a: None  # type: ignore[method-assign]
+            print(f"  without metric recording                       {added():6.1f}")
+            _call.Call._price = lambda *a: None  # type: ignore[method-assign]
+            print(f"  without metrics and pricing                    {added():6.1f}")
+            runtime.tracer = NonRecordingTracer()  # type: ignore[assignment]
+            print(f"  without metrics, pricing and SDK span (ours)   {added():6.1f}")
+        finally:
+            _metrics.Instruments.record, _call.Call._price, runtime.tracer = record, price, tracer  # type: ignore[method-assign]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1500, help="measured calls per mode and call kind")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the warm breakdown")
     args = parser.parse_args(argv)
 
     states = _setups()
@@ -164,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{kind:<14} {bare:8.0f} {tp:11.0f} {ol:12.0f} {tp_added:9.0f} {ol_added:9.0f} "
               f"{tp_added / bare:8.1%} {tp_added / ol_added if ol_added > 0 else float('nan'):12.3f}")
     print("spans exported per scope:", dict(NullExporter.counts))
+    if not args.no_breakdown:
+        _apply(states["tokenproof"])
+        breakdown()
+        _apply(states["bare"])
     return 0
 
 

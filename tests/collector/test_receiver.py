@@ -89,7 +89,8 @@ def test_same_request_twice_is_stored_once(client, store):
     assert _count(store) == 30
     assert _count(store, "llm_calls") == 30
     assert store.query_rows("SELECT sum(Calls) FROM llm_calls_hourly") == [(30,)]
-    assert client.get("/api/v1/status").json()["spans"] == 30
+    status = client.get("/api/v1/status", params={"exact": "true"}).json()
+    assert status["spans"] == status["distinct_spans"] == 30
 
 
 @pytest.mark.parametrize("headers, body, status, words", [

@@ -159,3 +159,16 @@ def test_a_failed_or_verdictless_judge_is_not_a_tie():
         compare(req, _a("4"), _a("four"), lambda messages: Answer(model="judge", text="Both fine."))
     with pytest.raises(JudgeFailed, match="HTTP 503"):
         compare(req, _a("4"), _a("four"), lambda messages: Answer(model="judge", error="HTTP 503"))
+
+
+def test_any_change_of_a_route_part_is_a_new_version():
+    from tokenproof.analytics.proof.route import lineage_id, route_id
+    base = ({"feature": "faq"}, "gpt-4o", "gpt-4o-mini", "", "claude-sonnet-4")
+    ids = {route_id(*base)}
+    for index, changed in enumerate([{"feature": "faq2"}, "gpt-4.1", "gpt-4.1-mini", "prompt-hash-2", "claude-opus-4"]):
+        parts = list(base)
+        parts[index] = changed
+        ids.add(route_id(*parts))
+    assert len(ids) == 6  # the base and five different versions
+    assert route_id(*base) == route_id(*base)
+    assert lineage_id({"feature": "faq"}, "gpt-4o-mini") == lineage_id({"feature": "faq"}, "gpt-4o-mini")

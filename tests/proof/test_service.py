@@ -74,9 +74,17 @@ def test_mining_proposes_cheaper_candidates_and_flags_tiny_groups(service, monke
     store, client, _provider = service
     monkeypatch.setenv("TOKENPROOF_PROOF_SHADOW_SAMPLE_RATE", "0.5")
     _traffic(store, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    unknown = _span(None, feature="private-model", model="acme-private-llm", fingerprint="fp-x", capture=False,
+                    when=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    unknown["attributes"][semconv.TP_COST_STATUS] = semconv.COST_UNPRICED
+    del unknown["attributes"][semconv.GEN_AI_USAGE_COST]
+    insert_spans(store, [unknown] * 3)
     groups = client.get("/api/v1/candidates").json()["groups"]
     by_feature = {g["feature"]: g for g in groups}
-    assert set(by_feature) == {"math-tutor", "rare-report"}  # shadow traffic is not a request group
+    assert set(by_feature) == {"math-tutor", "rare-report", "private-model"}  # shadow traffic is not a group
+    private = by_feature["private-model"]
+    assert private["unpriced_calls"] == 3 and private["cost_usd"] == 0 and private["baseline_cost_per_call_usd"] is None
+    assert private["candidates"] == []
     math = by_feature["math-tutor"]
     assert math["calls"] == 90 and math["baseline_model"] == GPT4 and math["captured_calls"] == 90
     assert math["mean_input_tokens"] == 400 and math["output_format"] == "text"

@@ -25,7 +25,10 @@ ACTIVE = (OPEN, ACKNOWLEDGED)
 COLUMNS = ["AlertId", "DedupKey", "Kind", "Dimension", "Value", "Metric", "Status", "Severity",
            "Explanation", "Observed", "Expected", "Ratio", "ExcessUSD", "StartedAt", "LastSeenAt",
            "OpenedAt", "AcknowledgedAt", "ResolvedAt", "ResolvedBy", "Occurrences", "Details", "UpdatedAt"]
-_SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM analytics_alerts FINAL"
+_TIMES = ("StartedAt", "LastSeenAt", "OpenedAt", "AcknowledgedAt", "ResolvedAt", "UpdatedAt")
+# times come back as epoch microseconds: naive datetimes would carry the engine's local time zone
+_SELECT = "SELECT " + ", ".join(f"toUnixTimestamp64Micro({c})" if c in _TIMES else c for c in COLUMNS) \
+    + " FROM analytics_alerts FINAL"
 _LIST = _SELECT + """ WHERE (Status = {status:String} OR {status:String} = '')
 ORDER BY OpenedAt DESC LIMIT {limit:UInt32}"""
 _BY_ID = _SELECT + " WHERE AlertId = {alert_id:String}"
@@ -42,8 +45,14 @@ def _now() -> datetime:
 
 
 def _rows(store, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    result = store.query(sql, params)
-    return [dict(zip(COLUMNS, row)) for row in result.result_rows]
+    rows = []
+    for raw in store.query(sql, params).result_rows:
+        row = dict(zip(COLUMNS, raw))
+        for name in _TIMES:
+            if row[name] is not None:
+                row[name] = datetime.fromtimestamp(row[name] / 1e6, UTC)
+        rows.append(row)
+    return rows
 
 
 def _write(store, row: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +113,7 @@ def record_finding(store, finding: dict[str, Any], now: datetime | None = None) 
                "Details": json.dumps(finding.get("details") or {}, default=str)}
     if existing:
         row = existing[0]
-        last_seen = row["LastSeenAt"].replace(tzinfo=UTC) if row["LastSeenAt"].tzinfo is None else row["LastSeenAt"]
+        last_seen = row["LastSeenAt"]
         if row["Status"] in ACTIVE:
             row.update(numbers)
             row["LastSeenAt"] = max(last_seen, finding["last_seen_at"])
@@ -152,8 +161,7 @@ def auto_resolve(store, seen_keys: set[str], quiet_hours: float, now: datetime |
     cutoff = now - timedelta(hours=quiet_hours)
     resolved = []
     for row in _rows(store, _ACTIVE, {}):
-        last = row["LastSeenAt"].replace(tzinfo=UTC) if row["LastSeenAt"].tzinfo is None else row["LastSeenAt"]
-        if row["DedupKey"] in seen_keys or last > cutoff:
+        if row["DedupKey"] in seen_keys or row["LastSeenAt"] > cutoff:
             continue
         row["Status"] = RESOLVED
         row["ResolvedAt"] = now

@@ -106,9 +106,10 @@ def _store(request: Request):
 
 @router.get("/cost")
 async def cost(request: Request, since: str | None = None, until: str | None = None, by: str | None = None,
-               granularity: str = "total", where: list[str] | None = None, limit: int = 100) -> dict:
-    """Product cost, tokens and calls grouped by dimensions; experiment (shadow/judge) cost apart."""
-    query = _query(since, until, by, granularity, request.query_params.getlist("where") or where, limit)
+               granularity: str = "total", limit: int = 100) -> dict:
+    """Product cost, tokens and calls grouped by dimensions (``where=dim=value`` repeatable filters);
+    experiment (shadow/judge) cost apart."""
+    query = _query(since, until, by, granularity, request.query_params.getlist("where"), limit)
     return await run_in_threadpool(attribution.cost, _store(request), query)
 
 

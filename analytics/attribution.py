@@ -14,7 +14,7 @@ unpriced calls are counted next to it, never as $0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tokenproof.semconv import TRAFFIC_PRODUCT
@@ -37,8 +37,11 @@ DIMENSIONS: dict[str, str] = {
 ATTRIBUTE_PREFIX = "attr."
 METRICS = ("calls", "priced_calls", "unpriced_calls", "input_tokens", "output_tokens",
            "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens", "cost_usd", "errors")
-_BUCKETS = {"hour": "toStartOfHour({t})", "day": "toStartOfDay({t})", "week": "toMonday({t})",
-            "month": "toStartOfMonth({t})"}
+# buckets in UTC, returned as epoch seconds (naive datetimes would carry the engine's local zone)
+_BUCKETS = {"hour": "toUnixTimestamp(toStartOfHour({t}, 'UTC'))",
+            "day": "toUnixTimestamp(toStartOfDay({t}, 'UTC'))",
+            "week": "toUnixTimestamp(toDateTime(toMonday({t}, 'UTC'), 'UTC'))",
+            "month": "toUnixTimestamp(toDateTime(toStartOfMonth({t}, 'UTC'), 'UTC'))"}
 
 _ROLLUP_SUMS = """sum(Calls) AS calls, sum(PricedCalls) AS priced_calls, sum(UnpricedCalls) AS unpriced_calls,
     sum(InputTokens) AS input_tokens, sum(OutputTokens) AS output_tokens,
@@ -153,8 +156,8 @@ def _run(store, query: Query, traffic: str, extra: tuple[str, ...] = ()) -> tupl
 def _with_ratios(row: dict[str, Any]) -> dict[str, Any]:
     for name in METRICS:
         row[name] = float(row[name]) if name == "cost_usd" else int(row[name])
-    if isinstance(row.get("bucket"), datetime):
-        row["bucket"] = row["bucket"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "bucket" in row and not isinstance(row["bucket"], str):
+        row["bucket"] = _iso(datetime.fromtimestamp(int(row["bucket"]), UTC))
     priced = row["priced_calls"]
     row["cost_per_call"] = row["cost_usd"] / priced if priced else None
     row["cost_per_1k_calls"] = 1000 * row["cost_usd"] / priced if priced else None
@@ -219,7 +222,7 @@ _COVERAGE_TOTALS = """SELECT sum(Calls), sum(UnpricedCalls), sum(EstimatedCalls)
 FROM llm_calls_hourly WHERE """ + _ROLLUP_WINDOW
 _COVERAGE_UNPRICED = """SELECT Provider, ResponseModel, RequestModel, sum(UnpricedCalls) AS calls,
     sum(if(Calls > 0, (InputTokens + OutputTokens) * UnpricedCalls / Calls, 0)) AS tokens,
-    max(Hour) AS last_seen
+    toUnixTimestamp(max(Hour)) AS last_seen
 FROM llm_calls_hourly
 WHERE """ + _ROLLUP_WINDOW + """ AND UnpricedCalls > 0
 GROUP BY Provider, ResponseModel, RequestModel
@@ -234,7 +237,7 @@ def coverage(store, since: datetime, until: datetime, limit: int = 10) -> dict[s
     calls, unpriced, estimated, tokens, u_tokens = (
         int(round(v or 0)) for v in store.query(_COVERAGE_TOTALS, params).result_rows[0])
     models = [{"provider": p, "response_model": rm, "request_model": qm, "calls": int(c),
-               "tokens": int(round(t)), "last_seen": _iso(ls)}
+               "tokens": int(round(t)), "last_seen": _iso(datetime.fromtimestamp(int(ls), UTC))}
               for p, rm, qm, c, t, ls in store.query(_COVERAGE_UNPRICED, params).result_rows]
     return {
         "since": _iso(since), "until": _iso(until), "calls": calls, "unpriced_calls": unpriced,
@@ -245,13 +248,13 @@ def coverage(store, since: datetime, until: datetime, limit: int = 10) -> dict[s
     }
 
 
-_TRACE_CALLS = """SELECT Timestamp, SpanId, ParentSpanId, ServiceName, Provider, Operation, RequestModel,
+_TRACE_CALLS = """SELECT toUnixTimestamp64Micro(Timestamp), SpanId, ParentSpanId, ServiceName, Provider, Operation, RequestModel,
     ResponseModel, Feature, Tier, TrafficClass, InputTokens, OutputTokens, CacheReadTokens,
     CacheCreationTokens, ReasoningTokens, CostUSD, Priced, DurationNs, StatusCode
 FROM llm_calls FINAL
 WHERE TraceId = {trace_id:String}
 ORDER BY Timestamp"""
-_TRACE_SPANS = """SELECT count(), min(Timestamp), max(Timestamp)
+_TRACE_SPANS = """SELECT count()
 FROM otel_traces WHERE TraceId = {trace_id:String}"""
 _TRACE_COLUMNS = ("timestamp", "span_id", "parent_span_id", "service", "provider", "operation",
                   "request_model", "response_model", "feature", "tier", "traffic_class", "input_tokens",
@@ -263,11 +266,11 @@ def trace_rollup(store, trace_id: str) -> dict[str, Any] | None:
     """Cost of one agent run: inference spans only (agent and tool spans are not calls to a model)."""
     params = {"trace_id": trace_id}
     calls = [dict(zip(_TRACE_COLUMNS, row)) for row in store.query(_TRACE_CALLS, params).result_rows]
-    n_spans, first, last = store.query(_TRACE_SPANS, params).result_rows[0]
+    n_spans = store.query(_TRACE_SPANS, params).result_rows[0][0]
     if not calls and not n_spans:
         return None
     for call in calls:
-        call["timestamp"] = call["timestamp"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        call["timestamp"] = datetime.fromtimestamp(call["timestamp"] / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         call["priced"] = bool(call["priced"])
     product = [c for c in calls if c["traffic_class"] == TRAFFIC_PRODUCT]
     experiment = [c for c in calls if c["traffic_class"] != TRAFFIC_PRODUCT]

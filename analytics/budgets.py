@@ -22,7 +22,7 @@ __all__ = ["SCOPES", "BudgetError", "list_budgets", "set_budget", "forecast", "b
            "evaluate_budgets"]
 
 SCOPES = {"feature": "Feature", "tier": "Tier", "customer": "Customer"}
-_LIST = """SELECT Scope, Value, MonthlyUSD, UpdatedAt FROM analytics_budgets FINAL
+_LIST = """SELECT Scope, Value, MonthlyUSD, toUnixTimestamp64Micro(UpdatedAt) FROM analytics_budgets FINAL
 WHERE Deleted = 0 ORDER BY Scope, Value"""
 _COLUMNS = ["Scope", "Value", "MonthlyUSD", "Deleted", "UpdatedAt"]
 _SPEND = """SELECT toUInt32(toUnixTimestamp(Hour) / 3600) AS h, sum(CostUSD)
@@ -38,7 +38,7 @@ class BudgetError(ValueError):
 
 def list_budgets(store) -> list[dict[str, Any]]:
     return [{"scope": s, "value": v, "monthly_usd": float(m),
-             "updated_at": u.strftime("%Y-%m-%dT%H:%M:%SZ")}
+             "updated_at": datetime.fromtimestamp(u / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
             for s, v, m, u in store.query(_LIST).result_rows]
 
 
@@ -104,8 +104,7 @@ def _spend_series(store, scope: str, value: str, now: datetime) -> tuple[np.ndar
     now_hour = datetime_to_hour(now)
     since = hour_to_datetime(now_hour - 35 * 24)
     sql = _SPEND.replace("{column}", SCOPES[scope])  # whitelisted column name
-    rows = store.query(sql, {"since": since.replace(tzinfo=None), "until": now.replace(tzinfo=None),
-                             "value": value}).result_rows
+    rows = store.query(sql, {"since": since, "until": now, "value": value}).result_rows
     hours = np.arange(now_hour - 35 * 24, now_hour + 1, dtype=np.int64)
     cost = np.zeros(hours.size)
     for h, c in rows:

@@ -53,7 +53,8 @@ _MODELS = """SELECT {column} AS v, ResponseModel,
 FROM llm_calls_hourly
 WHERE Hour >= {since:DateTime} AND TrafficClass = 'product' AND {column} != ''
 GROUP BY v, ResponseModel"""
-_RUNAWAY_TRACES = """SELECT TraceId, anyLast(Feature), count() AS calls, sum(CostUSD), min(Timestamp)
+_RUNAWAY_TRACES = """SELECT TraceId, anyLast(Feature), count() AS calls, sum(CostUSD),
+    toUnixTimestamp64Micro(min(Timestamp))
 FROM llm_calls
 WHERE Timestamp >= {since:DateTime64(9)} AND TraceId != '' AND TrafficClass = 'product'
 GROUP BY TraceId HAVING calls >= {min_calls:UInt32}
@@ -65,10 +66,6 @@ def thresholds_from_settings() -> Thresholds:
                       min_excess_usd=settings.get("anomaly_min_excess_usd"),
                       min_calls=settings.get("anomaly_min_calls"),
                       history_days=settings.get("anomaly_history_days"))
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _severity(f: Finding) -> str:
@@ -92,14 +89,14 @@ def _dimension_findings(store, dim: str, now: datetime, t: Thresholds, eval_hour
     hours = np.arange(first, now_hour + 1, dtype=np.int64)
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     sql = _SERIES.replace("{column}", column)
-    for h, value, calls, cost in store.query(sql, {"since": _naive(hour_to_datetime(first))}).result_rows:
+    for h, value, calls, cost in store.query(sql, {"since": hour_to_datetime(first)}).result_rows:
         idx = int(h) - first
         if not 0 <= idx < hours.size:
             continue
         c, s = series.setdefault(value, (np.zeros(hours.size), np.zeros(hours.size)))
         c[idx], s[idx] = float(calls), float(cost)
     models: dict[str, tuple[dict, dict]] = {}
-    params = {"since": _naive(hour_to_datetime(first)), "eval_from": _naive(hour_to_datetime(eval_from))}
+    params = {"since": hour_to_datetime(first), "eval_from": hour_to_datetime(eval_from)}
     for value, model, hc, hs, rc, rs, first_h in store.query(_MODELS.replace("{column}", column), params).result_rows:
         hist, recent = models.setdefault(value, ({}, {}))
         hist[model] = (float(hc), float(hs))
@@ -134,7 +131,7 @@ def _runaway_traces(store, now: datetime, min_calls: int) -> list[dict]:
     out = []
     rows = store.query(_RUNAWAY_TRACES, {"since": datetime.fromtimestamp(since, UTC), "min_calls": min_calls})
     for trace_id, feature, calls, cost, started in rows.result_rows:
-        started = started.replace(tzinfo=UTC) if started.tzinfo is None else started
+        started = datetime.fromtimestamp(started / 1e6, UTC)
         out.append({"key": f"runaway_trace|calls|trace={trace_id}", "kind": "runaway_trace",
                     "dimension": "trace", "value": trace_id, "metric": "calls", "severity": "critical",
                     "explanation": (f"runaway loop: trace {trace_id} made {calls:,} LLM calls in the last hour "

@@ -48,14 +48,14 @@ _TOKEN_TYPES = {
     "cache_write": ("cache_write", "cache_write_mtok", "Cached Input Tokens (write)"),
     "output": ("output", "output_mtok", "Output Tokens"),
 }
-_SQL = """SELECT Hour, ServiceName, Feature, Tier, Customer, Provider, ResponseModel, TrafficClass,
+_SQL = """SELECT toUnixTimestamp(Hour), ServiceName, Feature, Tier, Customer, Provider, ResponseModel, TrafficClass,
     sum(Calls), sum(PricedCalls), sum(UnpricedCalls), sum(InputTokens), sum(OutputTokens),
     sum(CacheReadTokens), sum(CacheCreationTokens), sum(CostUSD)
 FROM llm_calls_hourly
 WHERE Hour >= toStartOfHour({since:DateTime64(9)}) AND Hour < {until:DateTime64(9)}
 GROUP BY Hour, ServiceName, Feature, Tier, Customer, Provider, ResponseModel, TrafficClass
 HAVING sum(Calls) > 0
-ORDER BY Hour, Provider, ResponseModel"""
+ORDER BY 1, Provider, ResponseModel"""
 
 
 def _rates(provider: str, model: str, cache: dict) -> dict[str, float] | None:
@@ -82,7 +82,7 @@ def focus_rows(store, since: datetime, until: datetime) -> list[dict[str, Any]]:
     for (hour, service, feature, tier, customer, provider, model, traffic, calls, priced, unpriced,
          input_t, output_t, cache_read, cache_write, cost) in store.query(
             _SQL, {"since": since, "until": until}).result_rows:
-        hour = hour.replace(tzinfo=UTC) if hour.tzinfo is None else hour
+        hour = datetime.fromtimestamp(int(hour), UTC)
         quantities = {"input": max(0, input_t - cache_read - cache_write), "cache_read": cache_read,
                       "cache_write": cache_write, "output": output_t}
         rates = _rates(provider, model, rate_cache) or {}

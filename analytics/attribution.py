@@ -1,7 +1,8 @@
 """Cost attribution: who spent what, by any business dimension, window and granularity.
 
-Queries read the hourly rollup ``llm_calls_hourly`` when every requested dimension is one of its key
-columns, and the typed table ``llm_calls`` (``FINAL``: re-pricing writes new row versions) when a span
+Queries read the rollups when every requested dimension is one of their key columns (the daily
+``analytics_cost_daily`` for the whole UTC days of a window, ``llm_calls_hourly`` for the partial days
+at its edges, and for hourly buckets or customer/fingerprint grouping), and the typed table ``llm_calls`` (``FINAL``: re-pricing writes new row versions) when a span
 attribute key is asked for (``attr.<key>``, read as ``SpanAttributes[{attr0:String}]`` with the key
 as a server-side parameter). Column names come only from the ``DIMENSIONS`` whitelist; every user
 value (times, filters, attribute keys, limits) is a server-side parameter.
@@ -14,7 +15,7 @@ unpriced calls are counted next to it, never as $0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tokenproof.semconv import TRAFFIC_PRODUCT
@@ -59,6 +60,21 @@ FROM {source}
 WHERE {window} AND {traffic}{filters}
 {group}ORDER BY {order}cost_usd DESC, calls DESC
 LIMIT {{limit:UInt32}}"""
+_METRIC_COLUMNS = ("Calls, InputTokens, OutputTokens, CacheReadTokens, CacheCreationTokens, ReasoningTokens, "
+                   "CostUSD, PricedCalls, UnpricedCalls, EstimatedCalls, Errors, DurationNs")
+# Whole UTC days from the daily rollup, the partial days at the window's edges from the hourly one.
+_HYBRID_SOURCE = """(
+    SELECT toDateTime(Day, 'UTC') AS Hour, ServiceName, Feature, Tier, Provider, RequestModel, ResponseModel,
+        TrafficClass, """ + _METRIC_COLUMNS + """
+    FROM analytics_cost_daily WHERE Day >= {d0:Date} AND Day < {d1:Date}
+    UNION ALL
+    SELECT toDateTime(Hour, 'UTC') AS Hour, ServiceName, Feature, Tier, Provider, RequestModel, ResponseModel,
+        TrafficClass, """ + _METRIC_COLUMNS + """
+    FROM llm_calls_hourly
+    WHERE (Hour >= toStartOfHour({since:DateTime64(9)}) AND Hour < toDateTime({d0:Date}, 'UTC'))
+       OR (Hour >= toDateTime({d1:Date}, 'UTC') AND Hour < {until:DateTime64(9)})
+)"""
+_DAILY_KEYS = {"ServiceName", "Feature", "Tier", "Provider", "RequestModel", "ResponseModel"}
 _PRODUCT = "TrafficClass = {product:String}"
 _EXPERIMENT = "TrafficClass != {product:String}"
 
@@ -135,14 +151,29 @@ def _needs_typed(query: Query) -> bool:
     return any(d.startswith(ATTRIBUTE_PREFIX) for d in list(query.group_by) + list(query.filters))
 
 
+def _whole_days(query: Query) -> tuple[date, date] | None:
+    """(first, end) whole UTC days inside the window when the daily rollup can serve the query."""
+    columns = {DIMENSIONS.get(d, "TrafficClass") for d in list(query.group_by) + list(query.filters)}
+    if query.granularity == "hour" or not columns <= _DAILY_KEYS | {"TrafficClass"}:
+        return None
+    since = query.since.astimezone(UTC)
+    first = since.date() + timedelta(days=0 if since == datetime.combine(since.date(), time(), UTC) else 1)
+    end = query.until.astimezone(UTC).date()
+    return (first, end) if end > first else None
+
+
 def _run(store, query: Query, traffic: str, extra: tuple[str, ...] = ()) -> tuple[list[dict], str]:
     typed = _needs_typed(query)
     params: dict[str, Any] = {"since": query.since, "until": query.until, "product": TRAFFIC_PRODUCT,
                               "limit": int(query.limit)}
+    days = None if typed else _whole_days(query)
+    source = "llm_calls FINAL" if typed else "llm_calls_hourly"
+    if days is not None:
+        params["d0"], params["d1"] = days
+        source = _HYBRID_SOURCE
     select, group, names, filters = _select(query, typed, params, extra)
     sql = _GROUPED.format(
-        select=select, sums=_TYPED_SUMS if typed else _ROLLUP_SUMS,
-        source="llm_calls FINAL" if typed else "llm_calls_hourly",
+        select=select, sums=_TYPED_SUMS if typed else _ROLLUP_SUMS, source=source,
         window=_TYPED_WINDOW if typed else _ROLLUP_WINDOW, traffic=traffic, filters=filters,
         group=group, order="c0, " if query.granularity != "total" else "")
     result = store.query(sql, params)
@@ -150,7 +181,8 @@ def _run(store, query: Query, traffic: str, extra: tuple[str, ...] = ()) -> tupl
     for raw in result.result_rows:
         dims = dict(zip(names, raw[:len(names)]))
         rows.append(_with_ratios({**dims, **dict(zip(METRICS, raw[len(names):]))}))
-    return rows, "llm_calls" if typed else "llm_calls_hourly"
+    return rows, ("llm_calls" if typed else
+                  "analytics_cost_daily+llm_calls_hourly" if days is not None else "llm_calls_hourly")
 
 
 def _with_ratios(row: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from tokenproof import semconv as sc
 from tokenproof.collector.store import Store
 
 _TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hourly", "analytics_alerts",
-           "analytics_budgets", "analytics_webhook_deliveries")
+           "analytics_budgets", "analytics_webhook_deliveries", "analytics_cost_daily")
 
 
 @pytest.fixture(scope="module")

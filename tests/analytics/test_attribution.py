@@ -41,7 +41,7 @@ def _by(rows, *dims):
 def test_cost_by_feature_and_model_matches_inserted_spans(traffic):
     result = A.cost(traffic, _q("feature,model"))
     rows = _by(result["rows"], "feature", "model")
-    assert result["source"] == "llm_calls_hourly"
+    assert result["source"] in {"llm_calls_hourly", "analytics_cost_daily+llm_calls_hourly"}
     assert rows[("summarize", "gpt-4o")]["cost_usd"] == pytest.approx(0.75)
     assert rows[("summarize", "gpt-4o")]["calls"] == 2
     assert rows[("summarize", "gpt-4o")]["cost_per_call"] == pytest.approx(0.375)
@@ -132,3 +132,36 @@ def test_trace_rollup_sums_only_inference_spans(store, span):
     assert rollup["totals"]["input_tokens"] == 300
     assert rollup["experiment"]["cost_usd"] == pytest.approx(0.05)
     assert A.trace_rollup(store, "cd" * 16) is None
+
+
+def test_long_windows_read_whole_days_from_the_daily_rollup(store, span):
+    """Whole days come from analytics_cost_daily, the edges from the hourly rollup: same numbers."""
+    base = datetime(2026, 10, 10, tzinfo=UTC)
+    spans = [span(feature=f"f{i % 3}", model=("gpt-4o", "gpt-4o-mini")[i % 2], cost=0.01 * (i + 1),
+                  when=base + timedelta(hours=5 * i, minutes=7)) for i in range(60)]  # 12.5 days
+    insert_spans(store, spans)
+    since, until = base + timedelta(hours=13), base + timedelta(days=11, hours=4)
+    hybrid = A.cost(store, A.Query(since, until, ["feature", "model"], "total", {}, 100))
+    hourly = A.cost(store, A.Query(since, until, ["feature", "model"], "hour", {}, 100_000))
+    assert hybrid["source"] == "analytics_cost_daily+llm_calls_hourly"
+    assert hourly["source"] == "llm_calls_hourly"
+    expected = {}
+    for r in hourly["rows"]:
+        key = (r["feature"], r["model"])
+        expected[key] = expected.get(key, 0) + r["cost_usd"]
+    assert {(r["feature"], r["model"]): pytest.approx(r["cost_usd"]) for r in hybrid["rows"]} == {
+        k: pytest.approx(v) for k, v in expected.items()}
+    inside = [s_ for s_ in spans if since <= s_["timestamp"] < until.replace(minute=0)]
+    assert hybrid["totals"]["calls"] == len(inside)
+    assert hybrid["totals"]["cost_usd"] == pytest.approx(sum(s_["attributes"]["gen_ai.usage.cost"] for s_ in inside))
+    by_day = A.cost(store, A.Query(since, until, ["feature"], "day", {}, 1000))
+    assert sum(r["calls"] for r in by_day["rows"]) == len(inside)
+    # a re-pricing correction written to the hourly rollup reaches the daily one too
+    store.insert("llm_calls_hourly", [[base + timedelta(days=3), "app", "f0", "pro", "acme", "openai", "gpt-4o",
+                                       "gpt-4o", "product", "", 0, 0, 0, 0, 0, 0, 5.0, 0, 0, 0, 0, 0]],
+                 ["Hour", "ServiceName", "Feature", "Tier", "Customer", "Provider", "RequestModel", "ResponseModel",
+                  "TrafficClass", "PromptFingerprint", "Calls", "InputTokens", "OutputTokens", "CacheReadTokens",
+                  "CacheCreationTokens", "ReasoningTokens", "CostUSD", "PricedCalls", "UnpricedCalls",
+                  "EstimatedCalls", "Errors", "DurationNs"])
+    again = A.cost(store, A.Query(since, until, ["feature", "model"], "total", {}, 100))
+    assert again["totals"]["cost_usd"] == pytest.approx(hybrid["totals"]["cost_usd"] + 5.0)

@@ -40,6 +40,16 @@ class Adapter:
     provider: str = ""
     operation: str = ""
     accumulator_class: type[Accumulator] = Accumulator
+    # SDK client class name -> gen_ai.provider.name, for clients of the same SDK served elsewhere
+    client_providers: dict[str, str] = {}
+
+    def provider_for(self, instance: Any) -> str:
+        """gen_ai.provider.name for a call made through the SDK resource ``instance``."""
+        providers = self.client_providers
+        if providers:
+            client = getattr(instance, "_client", None)
+            return providers.get(type(client).__name__, self.provider)
+        return self.provider
 
     def request_attributes(self, kwargs: dict[str, Any], attrs: dict[str, Any]) -> str:
         """Add request attributes to ``attrs``; return the requested model name."""

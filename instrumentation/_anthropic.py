@@ -79,6 +79,15 @@ class MessagesAccumulator(Accumulator):
 
 class MessagesAdapter(Adapter):
     provider = semconv.PROVIDER_ANTHROPIC
+    client_providers = {
+        name: provider
+        for provider, names in (
+            ("aws.bedrock", ("AnthropicBedrock", "AsyncAnthropicBedrock", "AnthropicAWS", "AsyncAnthropicAWS")),
+            ("gcp.vertex_ai", ("AnthropicVertex", "AsyncAnthropicVertex", "AnthropicGoogleCloud",
+                               "AsyncAnthropicGoogleCloud")),
+        )
+        for name in names
+    }
     operation = semconv.OPERATION_CHAT
     accumulator_class = MessagesAccumulator
     _params = (

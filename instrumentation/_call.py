@@ -86,7 +86,7 @@ class Call:
         "runtime", "adapter", "kwargs", "span", "foreign", "context", "start", "request_model",
         "attributes", "streaming", "hide_usage", "usage", "usage_source", "response_model",
         "response_id", "finish_reasons", "output_format", "text_parts", "response", "cost_usd",
-        "error_type", "done", "tags", "capture", "closed_early",
+        "error_type", "done", "tags", "capture", "closed_early", "provider",
     )
 
     def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> None:
@@ -108,9 +108,10 @@ class Call:
         self.hide_usage = False
         self.context: Any = None
 
+        self.provider = provider = adapter.provider_for(instance)
         attrs: dict[str, Any] = {
             semconv.GEN_AI_OPERATION_NAME: adapter.operation,
-            semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
+            semconv.GEN_AI_PROVIDER_NAME: provider,
         }
         adapter.prepare_client(instance)
         route_hook = runtime.route_hook
@@ -260,7 +261,7 @@ class Call:
     def _price(self, attrs: dict[str, Any], usage: tuple[int, int, int, int, int]) -> None:
         pricing = _pricing_module()
         model = self.response_model or self.request_model or ""
-        cost = pricing.price(self.adapter.provider, model, pricing.Usage(*usage))
+        cost = pricing.price(self.provider, model, pricing.Usage(*usage))
         if cost.status == semconv.COST_PRICED and cost.usd is not None:
             self.cost_usd = cost.usd
             attrs[semconv.GEN_AI_USAGE_COST] = cost.usd

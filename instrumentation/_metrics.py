@@ -72,15 +72,15 @@ def _attribute_sets(call: Any) -> tuple[Any, ...]:
     """(duration, input tokens, output tokens, cost) attribute dicts, built once per distinct key."""
     attrs = call.attributes
     tags = call.tags
-    key = (call.adapter, call.request_model, call.response_model, attrs.get(semconv.SERVER_ADDRESS),
+    key = (call.adapter, call.provider, call.request_model, call.response_model, attrs.get(semconv.SERVER_ADDRESS),
            attrs.get(semconv.SERVER_PORT), call.error_type, tags.feature, tags.tier, tags.traffic_class)
     found = _SETS.get(key)
     if found is not None:
         return found
-    adapter, request_model, response_model, host, port, error_type, feature, tier, traffic = key
+    adapter, provider, request_model, response_model, host, port, error_type, feature, tier, traffic = key
     base: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: adapter.operation,
-        semconv.GEN_AI_PROVIDER_NAME: adapter.provider,
+        semconv.GEN_AI_PROVIDER_NAME: provider,
     }
     if request_model:
         base[semconv.GEN_AI_REQUEST_MODEL] = request_model

@@ -21,6 +21,7 @@ from ._fingerprint import fingerprint, shape
 __all__ = ["ChatAdapter", "ResponsesAdapter", "EmbeddingsAdapter"]
 
 _NUM = (int, float)
+_AZURE = {"AzureOpenAI": "azure.ai.openai", "AsyncAzureOpenAI": "azure.ai.openai"}
 _INSTRUCTION_ROLES = ("system", "developer")
 
 
@@ -134,6 +135,7 @@ class ChatAccumulator(Accumulator):
 
 class ChatAdapter(Adapter):
     provider = semconv.PROVIDER_OPENAI
+    client_providers = _AZURE
     operation = semconv.OPERATION_CHAT
     accumulator_class = ChatAccumulator
     _params = (
@@ -289,6 +291,7 @@ def _text_format(kwargs: dict[str, Any]) -> Any:
 
 class ResponsesAdapter(Adapter):
     provider = semconv.PROVIDER_OPENAI
+    client_providers = _AZURE
     operation = semconv.OPERATION_CHAT
     accumulator_class = ResponsesAccumulator
     _params = (
@@ -370,6 +373,7 @@ class ResponsesAdapter(Adapter):
 # --- embeddings ----------------------------------------------------------------------------------
 class EmbeddingsAdapter(Adapter):
     provider = semconv.PROVIDER_OPENAI
+    client_providers = _AZURE
     operation = semconv.OPERATION_EMBEDDINGS
 
     def request_attributes(self, kwargs: dict[str, Any], attrs: dict[str, Any]) -> str:

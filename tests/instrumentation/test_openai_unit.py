@@ -368,3 +368,19 @@ def test_metrics_recorded_with_spec_buckets(instrumented):
     duration = points[sc.METRIC_OPERATION_DURATION][0]
     assert tuple(duration.explicit_bounds) == sc.OPERATION_DURATION_BUCKETS
     assert sum(p.value for p in points[sc.METRIC_COST]) == pytest.approx(_cost("gpt-4o-mini-2024-07-18", 100, 20))
+
+
+def test_azure_client_reports_azure_provider(instrumented):
+    import httpx2
+
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=chat_completion(model="gpt-4o-mini")))
+    client = openai.AzureOpenAI(api_key="k", api_version="2024-10-21", azure_endpoint="https://acme.openai.azure.com",
+                                max_retries=0, http_client=httpx2.Client(transport=transport))
+    client.chat.completions.create(model="my-gpt4o-mini-deployment", messages=MESSAGES)
+    span = instrumented.only_span()
+    assert span.attributes[sc.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
+    assert span.attributes[sc.SERVER_ADDRESS] == "acme.openai.azure.com"
+    assert span.attributes[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini"
+    # priced by the model that answered (the deployment name is the request model)
+    assert span.attributes[sc.GEN_AI_USAGE_COST] == pricing.price("azure.ai.openai", "gpt-4o-mini",
+                                                                  pricing.Usage(12, 4)).usd

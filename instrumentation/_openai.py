@@ -51,9 +51,15 @@ def _format_kind(response_format: Any) -> str | None:
 def _dictish(value: Any) -> Any:
     if isinstance(value, (dict, list, str, int, float, bool)) or value is None:
         return value
-    if isinstance(value, type):
-        schema = getattr(value, "model_json_schema", None)
-        return {"type": "json_schema", "name": value.__name__, "schema": schema()} if callable(schema) else str(value)
+    if isinstance(value, type):  # parse(response_format=MyModel): the wire format the SDK sends
+        try:
+            from openai.lib._parsing._completions import type_to_response_format_param
+
+            return type_to_response_format_param(value)
+        except Exception:
+            schema = getattr(value, "model_json_schema", None)
+            return {"type": "json_schema", "json_schema": {"name": value.__name__, "schema": schema()}} \
+                if callable(schema) else str(value)
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         return dump(mode="json", exclude_none=True)

@@ -135,3 +135,20 @@ def test_anthropic_content_capture_and_stream_output(instrumented, monkeypatch):
         {"role": "user", "parts": [{"type": "text", "content": "Hello"}]}]
     assert json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"][0]["content"] == "Hi there"
     assert json.loads(attrs[sc.TP_REQUEST_PARAMS]) == {"max_tokens": 50}
+
+
+def test_parse_params_captured_in_wire_format_for_replay(instrumented, monkeypatch):
+    from pydantic import BaseModel
+
+    class Verdict(BaseModel):
+        label: str
+
+    monkeypatch.setenv(sc.ENV_CAPTURE_MESSAGE_CONTENT, "true")
+    reinstrument(instrumented)
+    client = openai_client(lambda _: (200, chat_completion(content='{"label": "bug"}')))
+    helpers = client.chat.completions if hasattr(client.chat.completions, "parse") else client.beta.chat.completions
+    helpers.parse(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], response_format=Verdict)
+    params = json.loads(instrumented.only_span().attributes[sc.TP_REQUEST_PARAMS])
+    fmt = params["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "Verdict"
+    assert fmt["json_schema"]["schema"]["properties"] == {"label": {"title": "Label", "type": "string"}}

@@ -122,3 +122,19 @@ def test_baggage_and_precedence(instrumented, monkeypatch):
 def test_unknown_traffic_class_rejected():
     with pytest.raises(ValueError, match="traffic"):
         tokenproof.tag(traffic_class="experiment")
+
+
+def test_cost_counter_broken_down_by_tags(instrumented):
+    client = openai_client(lambda _: (200, chat_completion()))
+    with tokenproof.tag(feature="search", tier="free", customer="c1"):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    with tokenproof.tag(feature="search", tier="free", customer="c2"):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    with tokenproof.tag(feature="chat", tier="pro", traffic_class="shadow"):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    points = instrumented.metrics()[sc.METRIC_COST]
+    by_tags = {(p.attributes.get(sc.TP_FEATURE), p.attributes.get(sc.TP_TIER),
+                p.attributes.get(sc.TP_TRAFFIC_CLASS)): p.value for p in points}
+    one = instrumented.llm_spans()[0].attributes[sc.GEN_AI_USAGE_COST]
+    assert by_tags == pytest.approx({("search", "free", None): 2 * one, ("chat", "pro", "shadow"): one})
+    assert all(sc.TP_CUSTOMER not in p.attributes for p in points)  # unbounded: spans only, not metrics

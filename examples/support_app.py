@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         elif roll < 0.95:
             with tokenproof.tag(feature="writing-assistant", tier=tier, customer=customer):
                 with claude.messages.stream(
-                    model="claude-sonnet-4-5", max_tokens=1024, system=WRITING_SYSTEM,
+                    model="claude-sonnet-4-6", max_tokens=1024, system=WRITING_SYSTEM,
                     messages=[{"role": "user", "content": rng.choice(writing)}],
                 ) as stream:
                     text = "".join(stream.text_stream)

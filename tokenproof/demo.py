@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,8 @@ from tokenproof import service_client
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+# The judge is of a third family: never the candidate's (gpt-4o-mini is of the baseline's family).
+JUDGE = "claude-opus-4-1"
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
@@ -115,7 +118,7 @@ def _write_batch_file(path: Path, per_feature: int) -> None:
                     "url": "/v1/chat/completions",
                     "body": {"model": "gpt-4o", "messages": [{"role": "system", "content": system},
                                                              {"role": "user", "content": record.prompt}]},
-                    "metadata": {"feature": feature},
+                    "feature": feature,
                 }) + "\n")
 
 
@@ -130,17 +133,14 @@ def run(name: str, args: argparse.Namespace) -> int:
                           r"listening on (http://\S+)", "the provider server")
         print(f"provider: {provider}")
 
-        _section("2. tokenproof service (OTLP receiver, embedded ClickHouse, API)")
-        service = _start(stack, [_bin("tokenproof"), "serve", "--port", "0", "--data-dir", str(data_dir)],
-                         r"listening on (http://\S+)", "the tokenproof service")
-        print(f"service:  {service}   store: {data_dir}")
         env = dict(os.environ)
         env.update({
-            "TOKENPROOF_SERVICE_URL": service,
             "OPENAI_BASE_URL": provider.rstrip("/") + "/v1",
             "ANTHROPIC_BASE_URL": provider,
             "OPENAI_API_KEY": env.get("OPENAI_API_KEY", "sk-demo-local"),
             "ANTHROPIC_API_KEY": env.get("ANTHROPIC_API_KEY", "sk-ant-demo-local"),
+            # writes to the service (shadow runs, alert actions) need this bearer token
+            "TOKENPROOF_API_TOKEN": env.get("TOKENPROOF_API_TOKEN") or secrets.token_urlsafe(24),
             "OTEL_SERVICE_NAME": "support-app",
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_METRICS_EXPORTER": "otlp",
@@ -148,10 +148,16 @@ def run(name: str, args: argparse.Namespace) -> int:
             # the test extra also installs other OpenAI instrumentations (for comparisons); one is enough
             "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": service,
             # capture prompts so the proof engine can replay them (off unless the user opts in)
             "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
         })
+
+        _section("2. tokenproof service (OTLP receiver, embedded ClickHouse, API)")
+        service = _start(stack, [_bin("tokenproof"), "serve", "--port", "0", "--data-dir", str(data_dir)],
+                         r"listening on (http://\S+)", "the tokenproof service", env=env)
+        print(f"service:  {service}   store: {data_dir}")
+        env["TOKENPROOF_SERVICE_URL"] = service
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = service
 
         _section(f"3. example app under opentelemetry-instrument ({args.calls} calls)")
         app = subprocess.run([_bin("opentelemetry-instrument"), sys.executable,
@@ -171,16 +177,21 @@ def run(name: str, args: argparse.Namespace) -> int:
         _tokenproof("alerts", "evaluate", env=env, check=False)
 
         _section("5. candidate routes mined from the stored traffic")
-        _tokenproof("candidates", env=env, check=False)
+        _tokenproof("candidates", env=env)
+        _section("   judged shadow run: marketing-quiz, gpt-4o -> gpt-4o-mini, on its captured prompts")
+        _tokenproof("shadow", "--feature", "marketing-quiz", "--baseline", "gpt-4o", "--candidate", "gpt-4o-mini",
+                    "--judge", JUDGE, "--budget-usd", "2", "--limit", "200", env=env)
+        _section("   recommendations")
+        _tokenproof("recommendations", env=env)
 
         if args.prove_prompts > 0:
             _section("6. proof before switch: gpt-4o -> gpt-4o-mini on the app's own kind of prompts")
             batch = work / "requests.jsonl"
             _write_batch_file(batch, args.prove_prompts)
             out = Path.cwd() / "reports" / "demo"
-            _tokenproof("prove", str(batch), "--candidate", "gpt-4o-mini",
-                        "--base-url", provider.rstrip("/") + "/v1", "--group-by", "feature",
-                        "--out", str(out), env=env)
+            _tokenproof("prove", str(batch), "--candidate", "gpt-4o-mini", "--judge", JUDGE,
+                        "--base-url", provider.rstrip("/") + "/v1", "--anthropic-base-url", provider,
+                        "--group-by", "feature", "--monthly-calls", "100000", "--out", str(out), env=env)
             print(f"report: {out}")
         if args.keep:
             print(f"\nservice still running at {service}; Ctrl-C to stop")

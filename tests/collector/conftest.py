@@ -1,8 +1,8 @@
 """Fixtures for collector tests: a real embedded chDB store in tmp_path.
 
-chDB hosts one engine path per process, so the in-process store is session-scoped and each test
-that needs a clean slate truncates the tables (``clean_store``); tests that need their own data
-directory run the service in a subprocess.
+chDB hosts one engine path per process, so the in-process store is module-scoped (closed before
+another area's tests open theirs) and each test that needs a clean slate truncates the tables;
+tests that need their own data directory run the service in a subprocess.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tokenproof.collector.store import Store
 _TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hourly")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def session_store(tmp_path_factory):
     store = Store.open(data_dir=tmp_path_factory.mktemp("chdb"))
     try:

@@ -86,7 +86,7 @@ class Call:
         "runtime", "adapter", "kwargs", "span", "foreign", "context", "start", "request_model",
         "attributes", "streaming", "hide_usage", "usage", "usage_source", "response_model",
         "response_id", "finish_reasons", "output_format", "text_parts", "response", "cost_usd",
-        "error_type", "done", "tags", "capture", "closed_early", "provider",
+        "error_type", "done", "tags", "capture", "closed_early", "provider", "accumulator",
     )
 
     def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> None:
@@ -107,6 +107,7 @@ class Call:
         self.closed_early = False
         self.hide_usage = False
         self.context: Any = None
+        self.accumulator: Any = None  # set by a stream proxy; finished before the span completes
 
         self.provider = provider = adapter.provider_for(instance)
         attrs: dict[str, Any] = {
@@ -215,6 +216,10 @@ class Call:
             span.end()
 
     def _complete(self, span: Any) -> None:
+        accumulator = self.accumulator
+        if accumulator is not None:
+            self.accumulator = None
+            accumulator.finish()
         attrs: dict[str, Any] = {}
         if self.response_model:
             attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.response_model
@@ -261,7 +266,7 @@ class Call:
     def _price(self, attrs: dict[str, Any], usage: tuple[int, int, int, int, int]) -> None:
         pricing = _pricing_module()
         model = self.response_model or self.request_model or ""
-        cost = pricing.price(self.provider, model, pricing.Usage(*usage))
+        cost = pricing.price_counts(self.provider, model, usage)
         if cost.status == semconv.COST_PRICED and cost.usd is not None:
             self.cost_usd = cost.usd
             attrs[semconv.GEN_AI_USAGE_COST] = cost.usd

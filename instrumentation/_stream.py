@@ -41,26 +41,25 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def __init__(self, wrapped: Any, call: Call) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        self._self_acc = call.adapter.accumulator_class(call)
+        call.accumulator = acc = call.adapter.accumulator_class(call)
+        self._self_add = acc.add
+        self._self_next = wrapped.__next__
 
     def __iter__(self) -> SyncStreamProxy:
         return self
 
     def __next__(self) -> Any:
-        call = self._self_call
-        nxt = self.__wrapped__.__next__
-        add = self._self_acc.add
         while True:
             try:
-                chunk = nxt()
+                chunk = self._self_next()
             except StopIteration:
-                call._end()
+                self._self_call._end()
                 raise
             except BaseException as exc:
-                call.fail(exc)
+                self._self_call.fail(exc)
                 raise
             try:
-                if not add(chunk):
+                if not self._self_add(chunk):
                     return chunk
             except Exception as exc:
                 internal_error("stream_chunk", exc)
@@ -91,26 +90,25 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def __init__(self, wrapped: Any, call: Call) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        self._self_acc = call.adapter.accumulator_class(call)
+        call.accumulator = acc = call.adapter.accumulator_class(call)
+        self._self_add = acc.add
+        self._self_next = wrapped.__anext__
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
 
     async def __anext__(self) -> Any:
-        call = self._self_call
-        nxt = self.__wrapped__.__anext__
-        add = self._self_acc.add
         while True:
             try:
-                chunk = await nxt()
+                chunk = await self._self_next()
             except StopAsyncIteration:
-                call._end()
+                self._self_call._end()
                 raise
             except BaseException as exc:
-                call.fail(exc)
+                self._self_call.fail(exc)
                 raise
             try:
-                if not add(chunk):
+                if not self._self_add(chunk):
                     return chunk
             except Exception as exc:
                 internal_error("stream_chunk", exc)

@@ -40,7 +40,7 @@ from tokenproof._pricing_plan import InvalidUsage, ModelPlans, PricePlan
 __all__ = [
     "Usage", "Cost", "ModelPrice", "CatalogueEntry", "Overrides", "PricingError",
     "price", "price_version", "resolve", "catalogue", "load_overrides", "use_overrides",
-    "active_overrides", "unpriced_counts", "reset", "genai_provider_id", "TABLE_VERSION",
+    "active_overrides", "unpriced_counts", "reset", "genai_provider_id", "TABLE_VERSION", "price_counts",
 ]
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,10 @@ _overrides_error: PricingError | None = None
 _overrides_loaded = False
 _version = TABLE_VERSION
 _MAX_RESOLVED = 20_000
+# (provider, model, usage tuple) -> Cost of priced, time-independent calls: identical calls (the
+# same prompt template answered at the same length) are frequent, and a hit skips the Decimal work.
+_costs: dict[tuple[str, str, tuple[int, int, int, int, int]], Cost] = {}
+_MAX_COSTS = 4096
 _generation = 0  # bumped whenever the overrides change, so a lookup racing the change is not kept
 
 
@@ -213,6 +217,7 @@ def use_overrides(overrides: Overrides | None) -> None:
         _overrides_loaded = True
         _version = TABLE_VERSION + (f"+overrides-{overrides.sha8}" if overrides is not None else "")
         _resolved.clear()
+        _costs.clear()
 
 
 def reset() -> None:
@@ -225,6 +230,7 @@ def reset() -> None:
         _overrides_loaded = False
         _version = TABLE_VERSION
         _resolved.clear()
+        _costs.clear()
         _unpriced.clear()
 
 
@@ -333,6 +339,30 @@ def price(provider: str, model: str, usage: Usage, *, when: datetime | None = No
     with _lock:
         _unpriced[(provider, model)] += 1
     return Cost(None, semconv.COST_UNPRICED, _version, "", None)
+
+
+def price_counts(provider: str, model: str, usage: tuple[int, int, int, int, int]) -> Cost:
+    """``price()`` for a usage tuple (input, output, cache read, cache creation, reasoning), now.
+
+    The instrumentation's hot path: the Cost of a priced call whose price does not depend on the
+    request time is cached per (provider, model, usage), so a repeated call costs one dict lookup.
+    Unpriced calls are never cached (each one is counted).
+    """
+    key = (provider, model, usage)
+    hit = _costs.get(key)
+    if hit is not None:
+        return hit
+    generation = _generation
+    cost = price(provider, model, Usage(*usage))
+    if cost.usd is not None:
+        resolved = _resolved.get((provider, model))
+        if resolved is not None and not resolved.date_dependent:
+            with _lock:
+                if generation == _generation:
+                    if len(_costs) >= _MAX_COSTS:
+                        _costs.clear()
+                    _costs[key] = cost
+    return cost
 
 
 def unpriced_counts() -> dict[tuple[str, str], int]:

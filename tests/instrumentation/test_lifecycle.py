@@ -79,7 +79,7 @@ def test_internal_error_never_breaks_the_call(instrumented, monkeypatch):
     def broken_price(*args, **kwargs):
         raise RuntimeError("price table exploded")
 
-    monkeypatch.setattr(pricing, "price", broken_price)
+    monkeypatch.setattr(pricing, "price_counts", broken_price)  # what the instrumentation calls
     client = openai_client(lambda _: (200, chat_completion()))
     response = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     assert response.choices[0].message.content == "Hello there!"
@@ -93,7 +93,7 @@ def test_internal_error_never_breaks_the_call(instrumented, monkeypatch):
 def test_internal_error_raises_under_tests(instrumented, monkeypatch):
     import tokenproof.pricing as pricing
 
-    monkeypatch.setattr(pricing, "price", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(pricing, "price_counts", lambda *a, **k: 1 / 0)
     client = openai_client(lambda _: (200, chat_completion()))
     with pytest.raises(ZeroDivisionError):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])

@@ -59,7 +59,7 @@ _GROUPED = """SELECT {select}{sums}
 FROM {source}
 WHERE {window} AND {traffic}{filters}
 {group}ORDER BY {order}cost_usd DESC, calls DESC
-LIMIT {{limit:UInt32}}"""
+LIMIT {{limit:UInt32}}{limit_by}"""
 _METRIC_COLUMNS = ("Calls, InputTokens, OutputTokens, CacheReadTokens, CacheCreationTokens, ReasoningTokens, "
                    "CostUSD, PricedCalls, UnpricedCalls, EstimatedCalls, Errors, DurationNs")
 # Whole UTC days from the daily rollup, the partial days at the window's edges from the hourly one.
@@ -77,6 +77,7 @@ _HYBRID_SOURCE = """(
 _DAILY_KEYS = {"ServiceName", "Feature", "Tier", "Provider", "RequestModel", "ResponseModel"}
 _PRODUCT = "TrafficClass = {product:String}"
 _EXPERIMENT = "TrafficClass != {product:String}"
+_ANY_TRAFFIC = "1 = 1"
 
 
 class QueryError(ValueError):
@@ -163,6 +164,7 @@ def _whole_days(query: Query) -> tuple[date, date] | None:
 
 
 def _run(store, query: Query, traffic: str, extra: tuple[str, ...] = ()) -> tuple[list[dict], str]:
+    """Grouped rows; with ``extra`` dimensions, the limit applies per value of the last one."""
     typed = _needs_typed(query)
     params: dict[str, Any] = {"since": query.since, "until": query.until, "product": TRAFFIC_PRODUCT,
                               "limit": int(query.limit)}
@@ -175,7 +177,8 @@ def _run(store, query: Query, traffic: str, extra: tuple[str, ...] = ()) -> tupl
     sql = _GROUPED.format(
         select=select, sums=_TYPED_SUMS if typed else _ROLLUP_SUMS, source=source,
         window=_TYPED_WINDOW if typed else _ROLLUP_WINDOW, traffic=traffic, filters=filters,
-        group=group, order="c0, " if query.granularity != "total" else "")
+        group=group, order="c0, " if query.granularity != "total" else "",
+        limit_by=f" BY c{len(names) - 1}" if extra else "")
     result = store.query(sql, params)
     rows = []
     for raw in result.result_rows:
@@ -202,17 +205,30 @@ def _totals(rows: list[dict]) -> dict[str, Any]:
 
 
 def cost(store, query: Query) -> dict[str, Any]:
-    """Product attribution rows and totals, plus experiment (shadow/judge) cost reported apart."""
-    rows, source = _run(store, query, _PRODUCT)
-    totals_query = Query(query.since, query.until, [], "total", dict(query.filters), 1)
-    total_rows, _ = _run(store, totals_query, _PRODUCT)
-    exp_rows, _ = _run(store, query, _EXPERIMENT, extra=("traffic_class",))
-    exp_total, _ = _run(store, totals_query, _EXPERIMENT)
+    """Product attribution rows and totals, plus experiment (shadow/judge) cost reported apart.
+
+    One grouped query by traffic class (limit per class); the totals come from the rows unless the
+    limit cut some off, in which case one small totals query by traffic class runs.
+    """
+    rows, source = _run(store, query, _ANY_TRAFFIC, extra=("traffic_class",))
+    experiment = [r for r in rows if r["traffic_class"] != TRAFFIC_PRODUCT]
+    product = [r for r in rows if r["traffic_class"] == TRAFFIC_PRODUCT]
+    for r in product:
+        del r["traffic_class"]
+    buckets = query.granularity != "total" or query.group_by
+    truncated = len(product) >= query.limit or len(experiment) >= query.limit
+    if buckets and truncated:
+        totals_query = Query(query.since, query.until, [], "total", dict(query.filters), 10)
+        by_class, _ = _run(store, totals_query, _ANY_TRAFFIC, extra=("traffic_class",))
+        product_total = _totals([r for r in by_class if r["traffic_class"] == TRAFFIC_PRODUCT])
+        experiment_total = _totals([r for r in by_class if r["traffic_class"] != TRAFFIC_PRODUCT])
+    else:
+        product_total, experiment_total = _totals(product), _totals(experiment)
     return {
         "since": _iso(query.since), "until": _iso(query.until), "granularity": query.granularity,
         "group_by": query.group_by, "filters": query.filters, "source": source,
-        "rows": rows, "totals": total_rows[0] if total_rows else _totals([]),
-        "experiment": {"rows": exp_rows, "totals": exp_total[0] if exp_total else _totals([])},
+        "rows": product, "totals": product_total,
+        "experiment": {"rows": experiment, "totals": experiment_total},
     }
 
 
@@ -251,11 +267,11 @@ def movers(store, query: Query) -> dict[str, Any]:
 _COVERAGE_TOTALS = """SELECT sum(Calls), sum(UnpricedCalls), sum(EstimatedCalls),
     sum(InputTokens + OutputTokens),
     sum(if(Calls > 0, (InputTokens + OutputTokens) * UnpricedCalls / Calls, 0))
-FROM llm_calls_hourly WHERE """ + _ROLLUP_WINDOW
+FROM {source} WHERE """ + _ROLLUP_WINDOW
 _COVERAGE_UNPRICED = """SELECT Provider, ResponseModel, RequestModel, sum(UnpricedCalls) AS calls,
     sum(if(Calls > 0, (InputTokens + OutputTokens) * UnpricedCalls / Calls, 0)) AS tokens,
     toUnixTimestamp(max(Hour)) AS last_seen
-FROM llm_calls_hourly
+FROM {source}
 WHERE """ + _ROLLUP_WINDOW + """ AND UnpricedCalls > 0
 GROUP BY Provider, ResponseModel, RequestModel
 HAVING calls > 0
@@ -265,12 +281,19 @@ LIMIT {limit:UInt32}"""
 
 def coverage(store, since: datetime, until: datetime, limit: int = 10) -> dict[str, Any]:
     """Share of calls and tokens with no price, and the unknown models behind them."""
-    params = {"since": since, "until": until, "limit": int(limit)}
+    params: dict[str, Any] = {"since": since, "until": until, "limit": int(limit)}
+    days = _whole_days(Query(since, until))
+    source = "llm_calls_hourly"
+    if days is not None:
+        params["d0"], params["d1"] = days
+        source = _HYBRID_SOURCE
+    totals_sql = _COVERAGE_TOTALS.replace("{source}", source)  # one of two constants, no user input
+    models_sql = _COVERAGE_UNPRICED.replace("{source}", source)
     calls, unpriced, estimated, tokens, u_tokens = (
-        int(round(v or 0)) for v in store.query(_COVERAGE_TOTALS, params).result_rows[0])
+        int(round(v or 0)) for v in store.query(totals_sql, params).result_rows[0])
     models = [{"provider": p, "response_model": rm, "request_model": qm, "calls": int(c),
                "tokens": int(round(t)), "last_seen": _iso(datetime.fromtimestamp(int(ls), UTC))}
-              for p, rm, qm, c, t, ls in store.query(_COVERAGE_UNPRICED, params).result_rows]
+              for p, rm, qm, c, t, ls in store.query(models_sql, params).result_rows]
     return {
         "since": _iso(since), "until": _iso(until), "calls": calls, "unpriced_calls": unpriced,
         "unpriced_call_share": unpriced / calls if calls else 0.0,

@@ -55,7 +55,8 @@ FROM (
         if({independent:UInt8}, cityHash64(number, 3), h) AS hc, if({independent:UInt8}, cityHash64(number, 4), h) AS ht,
         if({independent:UInt8}, cityHash64(number, 5), h) AS hs,
         100 + h % 2000 AS it, 10 + intDiv(h, 7) % 500 AS ot,
-        toDateTime64({start:DateTime64(9)}, 9) + toIntervalNanosecond(intDiv(number * {span_ns:UInt64}, {rows:UInt64})) AS ts
+        toDateTime64({start:DateTime64(9)}, 9) + toIntervalSecond(intDiv(number * {span_s:UInt64}, {rows:UInt64}))
+            + toIntervalMillisecond(h % 1000) AS ts
     FROM numbers({offset:UInt64}, {chunk:UInt64})
 )"""
 _GEN_CALLS = """INSERT INTO llm_calls (Timestamp, ServiceName, TraceId, SpanId, ParentSpanId, Provider, Operation,
@@ -74,7 +75,8 @@ FROM (
         if({independent:UInt8}, cityHash64(number, 3), h) AS hc, if({independent:UInt8}, cityHash64(number, 4), h) AS ht,
         if({independent:UInt8}, cityHash64(number, 5), h) AS hs,
         100 + h % 2000 AS it, 10 + intDiv(h, 7) % 500 AS ot,
-        toDateTime64({start:DateTime64(9)}, 9) + toIntervalNanosecond(intDiv(number * {span_ns:UInt64}, {rows:UInt64})) AS ts
+        toDateTime64({start:DateTime64(9)}, 9) + toIntervalSecond(intDiv(number * {span_s:UInt64}, {rows:UInt64}))
+            + toIntervalMillisecond(h % 1000) AS ts
     FROM numbers({offset:UInt64}, {chunk:UInt64})
 )"""
 
@@ -86,7 +88,7 @@ def generate(store: Store, rows: int, days: int, via: str, end: datetime, indepe
     began = time.perf_counter()
     for offset in range(0, rows, chunk):
         n = min(chunk, rows - offset)
-        store.command(sql, {"start": start.replace(tzinfo=None), "span_ns": days * 86400 * 10**9, "rows": rows,
+        store.command(sql, {"start": start.replace(tzinfo=None), "span_s": days * 86400, "rows": rows,
                             "offset": offset, "chunk": n, "independent": int(independent)})
         print(f"  generated {offset + n:,} / {rows:,} rows ({time.perf_counter() - began:.0f}s)", flush=True)
     return time.perf_counter() - began
@@ -122,10 +124,11 @@ def main() -> int:
         try:
             print(f"generating {args.rows:,} LLM calls over {args.days} days via {args.via}, {args.keys} keys ...")
             took = generate(store, args.rows, args.days, args.via, end, args.keys == "independent")
-            calls = store.query_rows("SELECT count() FROM llm_calls")[0][0]
+            calls, first, last = store.query_rows(
+                "SELECT count(), toString(min(Timestamp)), toString(max(Timestamp)) FROM llm_calls")[0]
             rollup = store.query_rows("SELECT count(), sum(Calls) FROM llm_calls_hourly")[0]
             print(f"generated in {took:.0f}s ({args.rows / took:,.0f} rows/s): llm_calls {calls:,} rows; "
-                  f"llm_calls_hourly {rollup[0]:,} rows summing {rollup[1]:,} calls")
+                  f"llm_calls_hourly {rollup[0]:,} rows summing {rollup[1]:,} calls; calls from {first} to {last}")
             since_all = end - timedelta(days=args.days)
             until = end + timedelta(hours=1)
             week = end - timedelta(days=7)

@@ -113,9 +113,9 @@ def main() -> int:
     parser.add_argument("--via", choices=["traces", "calls"], default="traces")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--keys", choices=["correlated", "independent"], default="correlated",
-                        help="correlated: customer, tier and service derive from one hash (about 170 rollup "
-                             "keys per hour, like real traffic where customers stick to a tier); independent: "
-                             "every dimension drawn separately (worst case: the rollup barely compresses)")
+                        help="correlated: customer, tier and service derive from the call's hash together "
+                             "with feature and model; independent: each drawn from its own hash (worst case "
+                             "for the hourly rollup, which then holds about one row per call)")
     parser.add_argument("--data-dir", default=None, help="store directory (default: a temporary one)")
     args = parser.parse_args()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -137,6 +137,8 @@ def main() -> int:
                  lambda: A.cost(store, A.Query(since_all, until, ["feature", "model"], "total", {}, 1000))),
                 ("feature by day, whole window",
                  lambda: A.cost(store, A.Query(since_all, until, ["feature"], "day", {}, 10000))),
+                ("top 100 customers x feature, whole window (hourly rollup only)",
+                 lambda: A.cost(store, A.Query(since_all, until, ["customer", "feature"], "total", {}, 100))),
                 ("top 100 customers, 7 days",
                  lambda: A.cost(store, A.Query(week, until, ["customer"], "total", {}, 100))),
                 ("tier x provider, filtered to one feature, whole window",

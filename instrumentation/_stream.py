@@ -35,35 +35,59 @@ def register_stream(call: Call) -> None:
         calls.append(call)
 
 
+def _iterate(stream: Any, call: Call, add: Any) -> Any:
+    """The chunks of ``stream`` the app should see; ends the call when the stream ends or fails.
+
+    A generator, so that per chunk there is one generator resume and one ``add`` call and no
+    attribute lookups on the proxy (every attribute access on a wrapt proxy subclass goes through a
+    slow getattr hook). It is primed (run to its first ``yield``) at once, so that dropping it at
+    any point raises GeneratorExit in it: that is how an abandoned stream ends its span, also when
+    the app iterates a temporary (``for chunk in client...create(stream=True)``), where the proxy
+    itself is gone before the first chunk.
+    """
+    try:
+        yield None  # priming
+        nxt = iter(stream).__next__  # what ``for chunk in stream`` would use
+        while True:
+            try:
+                chunk = nxt()
+            except StopIteration:
+                call._end()
+                return
+            except BaseException as exc:
+                call.fail(exc)
+                raise
+            try:
+                hidden = add(chunk)
+            except Exception as exc:
+                internal_error("stream_chunk", exc)
+                hidden = False
+            if not hidden:
+                yield chunk
+    except GeneratorExit:  # dropped or closed before the end of the stream
+        call.close_early()
+        raise
+
+
 class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
-    """Proxy of an SDK ``Stream``: iterate, close and use as a context manager like the original."""
+    """Proxy of an SDK ``Stream``: iterate, close and use as a context manager like the original.
+
+    Iterating it iterates :func:`_iterate`'s generator, which also ends the call when the stream
+    is garbage collected unread or half read.
+    """
 
     def __init__(self, wrapped: Any, call: Call) -> None:
         super().__init__(wrapped)
         self._self_call = call
         call.accumulator = acc = call.adapter.accumulator_class(call)
-        self._self_add = acc.add
-        self._self_next = wrapped.__next__
+        self._self_chunks = chunks = _iterate(wrapped, call, acc.add)
+        next(chunks)
 
-    def __iter__(self) -> SyncStreamProxy:
-        return self
+    def __iter__(self) -> Any:
+        return self._self_chunks
 
     def __next__(self) -> Any:
-        while True:
-            try:
-                chunk = self._self_next()
-            except StopIteration:
-                self._self_call._end()
-                raise
-            except BaseException as exc:
-                self._self_call.fail(exc)
-                raise
-            try:
-                if not self._self_add(chunk):
-                    return chunk
-            except Exception as exc:
-                internal_error("stream_chunk", exc)
-                return chunk
+        return next(self._self_chunks)
 
     def close(self) -> None:
         try:
@@ -76,12 +100,6 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        try:
-            self._self_call.close_early()
-        except Exception:
-            pass
 
 
 class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
@@ -98,17 +116,20 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         return self
 
     async def __anext__(self) -> Any:
+        call = self._self_call
+        nxt = self._self_next
+        add = self._self_add
         while True:
             try:
-                chunk = await self._self_next()
+                chunk = await nxt()
             except StopAsyncIteration:
-                self._self_call._end()
+                call._end()
                 raise
             except BaseException as exc:
-                self._self_call.fail(exc)
+                call.fail(exc)
                 raise
             try:
-                if not self._self_add(chunk):
+                if not add(chunk):
                     return chunk
             except Exception as exc:
                 internal_error("stream_chunk", exc)

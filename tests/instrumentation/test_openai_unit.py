@@ -206,6 +206,20 @@ def test_stream_abandoned_ends_on_garbage_collection(instrumented):
     assert instrumented.only_span().attributes[sc.TP_STREAM_CLOSED_EARLY] is True
 
 
+def test_stream_temporary_left_early_or_never_read_ends_its_span(instrumented):
+    """The proxy of a temporary stream is gone before its first chunk: the chunk iterator ends the span."""
+    client = _stream_client(Recorder())
+    for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
+        break
+    del chunk
+    span = instrumented.only_span()  # ended as soon as the loop dropped the iterator (no gc needed)
+    assert span.attributes[sc.TP_STREAM_CLOSED_EARLY] is True
+    assert span.attributes[sc.TP_USAGE_SOURCE] == sc.USAGE_ESTIMATED
+    instrumented.exporter.clear()
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)  # never read
+    assert instrumented.only_span().attributes[sc.TP_STREAM_CLOSED_EARLY] is True
+
+
 def test_stream_broken_mid_stream(instrumented):
     def handler(body):
         return 200, sse(chat_chunks(usage=False)[:2], done=False) + b"data: {not json\n\n"

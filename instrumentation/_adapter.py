@@ -24,9 +24,7 @@ def given(value: Any) -> bool:
 class Accumulator:
     """Collects what a stream says about usage, model, id and finish reasons, chunk by chunk.
 
-    ``add`` runs once per chunk while the app waits for it, so it should do as little as possible
-    (an accumulator may keep references and read them in ``finish``, called once when the call
-    ends, before its span is completed).
+    ``add`` runs once per chunk while the app waits for it, so it should do as little as possible.
     """
 
     __slots__ = ("call",)
@@ -37,9 +35,6 @@ class Accumulator:
     def add(self, chunk: Any) -> bool:
         """Read one chunk; return True when the app must not see it (our injected usage chunk)."""
         raise NotImplementedError
-
-    def finish(self) -> None:
-        """The stream ended (exhausted, failed or closed): fill the call from what was kept."""
 
 
 class Adapter:

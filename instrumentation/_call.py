@@ -86,7 +86,7 @@ class Call:
         "runtime", "adapter", "kwargs", "span", "foreign", "context", "start", "request_model",
         "attributes", "streaming", "hide_usage", "usage", "usage_source", "response_model",
         "response_id", "finish_reasons", "output_format", "text_parts", "response", "cost_usd",
-        "error_type", "done", "tags", "capture", "closed_early", "provider", "accumulator",
+        "error_type", "done", "tags", "capture", "closed_early", "provider",
     )
 
     def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> None:
@@ -107,7 +107,6 @@ class Call:
         self.closed_early = False
         self.hide_usage = False
         self.context: Any = None
-        self.accumulator: Any = None  # set by a stream proxy; finished before the span completes
 
         self.provider = provider = adapter.provider_for(instance)
         attrs: dict[str, Any] = {
@@ -216,10 +215,6 @@ class Call:
             span.end()
 
     def _complete(self, span: Any) -> None:
-        accumulator = self.accumulator
-        if accumulator is not None:
-            self.accumulator = None
-            accumulator.finish()
         attrs: dict[str, Any] = {}
         if self.response_model:
             attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.response_model

@@ -112,52 +112,35 @@ def _parsed(response: Any) -> Any:
 
 # --- chat completions ----------------------------------------------------------------------------
 class ChatAccumulator(Accumulator):
-    """Per chunk: keep a reference and hide our usage-only chunk; everything is read at the end."""
+    """Reads each chunk as it passes and keeps no chunk: retaining the chunks until the end of the
+    stream was measured slower (the SDK's per-chunk objects can no longer be freed and their
+    memory reused while the stream is read)."""
 
-    __slots__ = ("chunks", "_keep")
-
-    def __init__(self, call: Any) -> None:
-        self.call = call
-        self.chunks: list[Any] = []
-        self._keep = self.chunks.append
+    __slots__ = ()
 
     def add(self, chunk: Any) -> bool:
-        self._keep(chunk)
-        if chunk.choices:
-            return False
-        return self.call.hide_usage and chunk.usage is not None
-
-    def finish(self) -> None:
-        chunks = self.chunks
-        if not chunks:
-            return
         call = self.call
-        first = chunks[0]
-        call.response_id = first.id
-        call.response_model = first.model
-        for chunk in reversed(chunks):  # the provider sends usage once, on the last chunk(s)
-            usage = chunk.usage
-            if usage is not None:
-                call.usage = _usage_tuple(usage)
-                break
-        # the text is needed only to count tokens (no usage) or to capture the completion
-        text = call.usage is None or call.capture
-        parts = call.text_parts
-        reasons = call.finish_reasons
-        for chunk in chunks:
-            for choice in chunk.choices:
-                reason = choice.finish_reason
-                if reason:
-                    reasons.append(reason)
-                delta = choice.delta
-                if delta is not None:
-                    if delta.tool_calls:
-                        call.output_format = semconv.OUTPUT_TOOL_CALLS
-                    if text:
-                        content = delta.content
-                        if content:
-                            parts.append(content)
-        self.chunks = []
+        if call.response_id is None:
+            call.response_id = chunk.id
+            call.response_model = chunk.model
+        usage = chunk.usage
+        if usage is not None:
+            call.usage = _usage_tuple(usage)
+        choices = chunk.choices
+        if not choices:
+            return usage is not None and call.hide_usage
+        for choice in choices:
+            delta = choice.delta
+            if delta is not None:
+                content = delta.content
+                if content:
+                    call.text_parts.append(content)
+                if delta.tool_calls:
+                    call.output_format = semconv.OUTPUT_TOOL_CALLS
+            reason = choice.finish_reason
+            if reason:
+                call.finish_reasons.append(reason)
+        return False
 
 
 class ChatAdapter(Adapter):

@@ -79,8 +79,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def __init__(self, wrapped: Any, call: Call) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        call.accumulator = acc = call.adapter.accumulator_class(call)
-        self._self_chunks = chunks = _iterate(wrapped, call, acc.add)
+        self._self_chunks = chunks = _iterate(wrapped, call, call.adapter.accumulator_class(call).add)
         next(chunks)
 
     def __iter__(self) -> Any:
@@ -108,8 +107,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def __init__(self, wrapped: Any, call: Call) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        call.accumulator = acc = call.adapter.accumulator_class(call)
-        self._self_add = acc.add
+        self._self_add = call.adapter.accumulator_class(call).add
         self._self_next = wrapped.__anext__
 
     def __aiter__(self) -> AsyncStreamProxy:

@@ -152,12 +152,12 @@ def main() -> int:
                  lambda: A.cost(store, A.Query(end - timedelta(days=1), until, ["attr.app.region", "feature"],
                                                "total", {}, 1000))),
             ]
-            print(f"\n{'query':<58} {'p50 ms':>8} {'p95 ms':>8}")
+            print(f"\n{'query':<66} {'p50 ms':>8} {'p95 ms':>8}")
             headline = None
             for label, fn in cases:
                 p50, p95 = timed(fn, args.repeat)
                 headline = headline if headline is not None else p50
-                print(f"{label:<58} {p50:>8.1f} {p95:>8.1f}")
+                print(f"{label:<66} {p50:>8.1f} {p95:>8.1f}")
             print(f"\ntarget p50 < 500 ms for feature x model over {args.rows:,} calls / {args.days} days: "
                   f"{'met' if headline < 500 else 'NOT met'} ({headline:.1f} ms)")
         finally:

@@ -205,10 +205,13 @@ def score(alerts, incidents):
     for inc in incidents:
         by_feature[inc.feature].append(inc)
     tp_alerts = 0
+    false_tiny = 0
     delays = defaultdict(list)
     caught = set()
     for feature, _key, opened in alerts:
         match = [i for i in by_feature.get(feature, []) if i.labelled and i.start < opened <= i.end + GRACE]
+        if not match and any(not i.labelled for i in by_feature.get(feature, [])):
+            false_tiny += 1
         if match:
             tp_alerts += 1
             for inc in match:
@@ -222,7 +225,10 @@ def score(alerts, incidents):
         total = sum(1 for i in labelled if i.kind == kind)
         got = len(delays[kind])
         per_kind[kind] = (got, total, statistics.median(delays[kind]) if delays[kind] else None)
-    return precision, recall, per_kind, len(alerts), len(alerts) - tp_alerts
+    false = len(alerts) - tp_alerts
+    # incident-level precision: each caught incident counts once, each false episode once
+    precision_incidents = len(caught) / (len(caught) + false) if caught or false else 1.0
+    return precision, recall, per_kind, len(alerts), false, false_tiny, precision_incidents
 
 
 def main() -> int:
@@ -244,12 +250,14 @@ def main() -> int:
     for label, alerts in (("tokenproof", run_ours(hours, data, warmup, Thresholds())),
                           ("fixed threshold", run_threshold(hours, data, warmup))):
         results[label] = score(alerts, incidents)
-    print(f"\n{'detector':<16} {'precision':>9} {'recall':>7} {'alerts':>7} {'false':>6}   "
-          "per kind: caught/total, median delay (h)")
-    for label, (precision, recall, per_kind, n_alerts, false) in results.items():
+    print(f"\n{'detector':<16} {'precision':>9} {'p(incid.)':>9} {'recall':>7} {'alerts':>7} {'false':>6} "
+          f"{'on tiny':>7}   per kind: caught/total, median delay (h)")
+    for label, (precision, recall, per_kind, n_alerts, false, tiny, p_inc) in results.items():
         kinds = "  ".join(f"{k} {got}/{tot} {('-' if d is None else f'{d:.0f}h')}"
                           for k, (got, tot, d) in per_kind.items())
-        print(f"{label:<16} {precision:>9.2f} {recall:>7.2f} {n_alerts:>7} {false:>6}   {kinds}")
+        print(f"{label:<16} {precision:>9.2f} {p_inc:>9.2f} {recall:>7.2f} {n_alerts:>7} {false:>6} {tiny:>7}   {kinds}")
+    print("precision: alert episodes matching an incident / all episodes; p(incid.): caught incidents / "
+          "(caught incidents + false episodes); 'on tiny': false episodes on tiny features")
     ours = results["tokenproof"]
     fast = [d for k in ("spike", "shift") for d in [ours[2][k][2]] if d is not None]
     ok = ours[0] >= 0.9 and ours[1] >= 0.9 and all(d < 2 for d in fast)

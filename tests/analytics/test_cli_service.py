@@ -23,6 +23,7 @@ from tokenproof import semconv as sc
 from tokenproof.analytics.focus import FOCUS_COLUMNS
 
 TOKEN = "cli-token"
+AGENT_TRACE: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,17 @@ def _send_spans(url: str) -> None:
                 sc.GEN_AI_RESPONSE_MODEL: model, sc.GEN_AI_USAGE_INPUT_TOKENS: 100, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 10,
                 sc.GEN_AI_USAGE_COST: cost, sc.TP_COST_STATUS: sc.COST_PRICED, sc.TP_FEATURE: feature,
                 sc.TP_TIER: "pro", sc.TP_TRAFFIC_CLASS: traffic})
+    # an agent run: one invoke_agent span around two model calls (only the calls are summed)
+    with tracer.start_as_current_span("invoke_agent planner", kind=SpanKind.INTERNAL) as agent:
+        agent.set_attributes({sc.GEN_AI_OPERATION_NAME: "invoke_agent", sc.TP_FEATURE: "agent"})
+        AGENT_TRACE["id"] = format(agent.get_span_context().trace_id, "032x")
+        for _ in range(2):
+            with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT) as span:
+                span.set_attributes({
+                    sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openai",
+                    sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini", sc.GEN_AI_USAGE_INPUT_TOKENS: 50,
+                    sc.GEN_AI_USAGE_OUTPUT_TOKENS: 5, sc.GEN_AI_USAGE_COST: 0.0005,
+                    sc.TP_COST_STATUS: sc.COST_PRICED, sc.TP_FEATURE: "agent"})
     assert provider.force_flush(30_000)
     provider.shutdown()
 
@@ -92,7 +104,7 @@ def test_cost_reports_and_errors(service):
     movers = json.loads(cli(service, "cost", "--movers", "--since", "1d", "--json").stdout)
     assert movers["rows"][0]["feature"] == "summarize"
     coverage = cli(service, "cost", "--coverage", "--since", "1d")
-    assert coverage.returncode == 0 and "unpriced: 0 of 18 calls" in coverage.stdout
+    assert coverage.returncode == 0 and "unpriced: 0 of 20 calls" in coverage.stdout
     bad = cli(service, "cost", "--by", "colour")
     assert bad.returncode == 1 and "colour" in bad.stderr and "feature" in bad.stderr
 
@@ -110,3 +122,13 @@ def test_alerts_budgets_and_export(service, tmp_path):
     exported = cli(service, "export", "focus", "--since", "1d", "--format", "parquet", "--output", str(out))
     assert exported.returncode == 0, exported.stderr
     assert pq.read_table(out).column_names == FOCUS_COLUMNS
+
+
+def test_trace_rollup_of_an_agent_run(service):
+    result = cli(service, "cost", "--trace", AGENT_TRACE["id"], "--json")
+    assert result.returncode == 0, result.stderr
+    rollup = json.loads(result.stdout)
+    assert rollup["inference_spans"] == 2 and rollup["other_spans_not_summed"] == 1
+    assert rollup["totals"]["cost_usd"] == pytest.approx(0.001)
+    table = cli(service, "cost", "--trace", AGENT_TRACE["id"])
+    assert "2 inference spans summed, 1 agent/tool spans not summed" in table.stdout

@@ -377,7 +377,8 @@ def explain(f: Finding, contributor: str | None = None) -> str:
     """One sentence a person can act on."""
     when = f.start
     usual = f"the usual {_WEEKDAYS[when.weekday()]} {when:%H}:00"
-    since = f"since {when:%a %Y-%m-%d %H:%M} UTC"
+    onset = f.extra.get("since") if isinstance(f.extra.get("since"), datetime) else when
+    since = f"since {onset:%a %Y-%m-%d %H:%M} UTC"
     who = f"{f.dimension}={f.value}"
     if f.kind == "spend_spike":
         text = (f"spend {_fmt_metric('spend', f.observed)}, {f.ratio:.1f}x {usual} "

@@ -53,6 +53,11 @@ _MODELS = """SELECT {column} AS v, ResponseModel,
 FROM llm_calls_hourly
 WHERE Hour >= {since:DateTime} AND TrafficClass = 'product' AND {column} != ''
 GROUP BY v, ResponseModel"""
+_MINUTES = """SELECT toUnixTimestamp(toStartOfMinute(Timestamp)) AS m, count(), sum(CostUSD)
+FROM llm_calls FINAL
+WHERE Timestamp >= {h0:DateTime64(9)} AND Timestamp < {h1:DateTime64(9)} AND TrafficClass = 'product'
+  AND {column} = {value:String}
+GROUP BY m ORDER BY m"""
 _RUNAWAY_TRACES = """SELECT TraceId, anyLast(Feature), count() AS calls, sum(CostUSD),
     toUnixTimestamp64Micro(min(Timestamp))
 FROM llm_calls
@@ -111,8 +116,34 @@ def _dimension_findings(store, dim: str, now: datetime, t: Thresholds, eval_hour
         if dim != "model":
             found += detect_new_models(dim, value, hist, recent, t)
         for f in found:
+            if f.kind in _ONSET_KINDS:
+                _refine_onset(store, column, f)
             out.append(_as_record(f, _contributor(dim, f, hist, recent, eval_hours, eval_from - first), now))
     return out
+
+
+_ONSET_KINDS = ("spend_spike", "cost_per_call_shift", "runaway")
+
+
+def _refine_onset(store, column: str, f: Finding) -> None:
+    """The minute the anomaly began inside its first hour: the split after which the excess over the
+    expected per-minute rate accumulates most (a CUSUM change point); stored as ``extra["since"]``."""
+    h0 = hour_to_datetime(f.start_hour)
+    rows = store.query(_MINUTES.replace("{column}", column),
+                       {"h0": h0, "h1": hour_to_datetime(f.start_hour + 1), "value": f.value}).result_rows
+    if not rows:
+        return
+    minutes = np.array([int(m) for m, _, _ in rows])
+    calls = np.array([float(c) for _, c, _ in rows])
+    cost = np.array([float(v) for _, _, v in rows])
+    if f.kind == "cost_per_call_shift":
+        excess = cost - calls * f.expected
+    elif f.kind == "runaway":
+        excess = calls - f.expected / 60
+    else:
+        excess = cost - f.expected / 60
+    tail = np.cumsum(excess[::-1])[::-1]  # excess from each minute to the end of the hour
+    f.extra["since"] = datetime.fromtimestamp(int(minutes[int(np.argmax(tail))]), UTC)
 
 
 def _contributor(dim: str, f: Finding, hist: dict, recent: dict, recent_hours: int,

@@ -51,6 +51,7 @@ def test_spike_opens_one_explained_alert_and_dedups(spiky):
     assert alert["status"] == "open"
     assert "the usual Tuesday 14:00" in alert["explanation"]
     assert "feature=summarize" in alert["explanation"] and "model=gpt-4o" in alert["explanation"]
+    assert "since Tue 2026-09-15 14:06 UTC" in alert["explanation"]  # the first expensive call's minute
     assert alert["ratio"] > 2
     again = evaluate(spiky, NOW + timedelta(minutes=15), dimensions=["feature"])
     assert not [a for a in again["opened"] if a["kind"] == "spend_spike"]

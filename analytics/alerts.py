@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = ["OPEN", "ACKNOWLEDGED", "RESOLVED", "STATUSES", "AlertError", "list_alerts", "get_alert",
-           "record_finding", "acknowledge", "resolve", "auto_resolve", "public"]
+           "record_finding", "acknowledge", "resolve", "auto_resolve", "public", "deliveries"]
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
@@ -34,6 +34,8 @@ ORDER BY OpenedAt DESC LIMIT {limit:UInt32}"""
 _BY_ID = _SELECT + " WHERE AlertId = {alert_id:String}"
 _BY_KEY = _SELECT + " WHERE DedupKey = {key:String} ORDER BY OpenedAt DESC LIMIT 1"
 _ACTIVE = _SELECT + " WHERE Status IN ('open', 'acknowledged')"
+_DELIVERIES = """SELECT toUnixTimestamp64Micro(At), DeliveryId, Url, Format, Attempt, Outcome, HttpStatus, Error
+FROM analytics_webhook_deliveries WHERE AlertId = {alert_id:String} ORDER BY At, Attempt"""
 
 
 class AlertError(ValueError):
@@ -168,3 +170,11 @@ def auto_resolve(store, seen_keys: set[str], quiet_hours: float, now: datetime |
         row["ResolvedBy"] = "auto"
         resolved.append(public(_write(store, row)))
     return resolved
+
+
+def deliveries(store, alert_id: str) -> list[dict[str, Any]]:
+    """Every recorded webhook delivery attempt for an alert, oldest first."""
+    return [{"at": _iso(datetime.fromtimestamp(at / 1e6, UTC)), "delivery_id": d, "url": url, "format": fmt,
+             "attempt": int(attempt), "outcome": outcome, "http_status": int(status), "error": error}
+            for at, d, url, fmt, attempt, outcome, status, error
+            in store.query(_DELIVERIES, {"alert_id": alert_id}).result_rows]

@@ -1,6 +1,7 @@
 """The analytics API router (``/api/v1``), mounted by the service through the ``tokenproof.api`` group.
 
 Reads: ``GET /cost``, ``/cost/movers``, ``/cost/coverage``, ``/cost/traces/{trace_id}``, ``/alerts``,
+``/alerts/{id}`` (with webhook delivery attempts),
 ``/budgets``, ``/export/focus``. Writes (bearer ``api_token``): ``POST /alerts/{id}/ack``,
 ``/alerts/{id}/resolve``, ``/alerts/evaluate``, ``PUT /budgets``. Every query parameter is validated
 (unknown dimension, bad time, bad granularity -> 400 naming the allowed values).
@@ -148,6 +149,16 @@ async def list_alerts(request: Request, status: str = "", limit: int = 100) -> d
     except alert_store.AlertError as exc:
         raise _bad(str(exc)) from None
     return {"alerts": items}
+
+
+@router.get("/alerts/{alert_id}")
+async def get_alert(request: Request, alert_id: str) -> dict:
+    """One alert with its webhook delivery attempts."""
+    alert = await run_in_threadpool(alert_store.get_alert, _store(request), alert_id)
+    if alert is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    alert["deliveries"] = await run_in_threadpool(alert_store.deliveries, _store(request), alert_id)
+    return alert
 
 
 async def _change(request: Request, alert_id: str, action) -> dict:

@@ -56,6 +56,10 @@ def test_periodic_evaluation_alerts_and_records_webhook_delivery(store, span, mo
             delivered = _eventually(lambda: store.query_rows(
                 "SELECT AlertId FROM analytics_webhook_deliveries WHERE Outcome = 'delivered'"))
             assert delivered[0][0] == alerts[0]["id"]
+            detail = client.get(f"/api/v1/alerts/{alerts[0]['id']}").json()
+            assert [d["outcome"] for d in detail["deliveries"]] == ["delivered"]
+            assert detail["deliveries"][0]["http_status"] == 200
+            assert client.get("/api/v1/alerts/nope").status_code == 404
     finally:
         server.shutdown()
         server.server_close()

@@ -1,20 +1,22 @@
 """Fixtures for analytics tests: a real embedded chDB store (migrations applied) and span builders.
 
 chDB hosts one engine path per process, so each test module opens its own store and closes it when
-the module is done; ``store`` empties the tables before each test. Data goes in the exporter's way
+the module is done; when another area's fixture still holds the engine open (a different test order),
+the module shares that engine's directory instead. ``store`` empties the tables before each test. Data goes in the exporter's way
 (``tokenproof.collector.testing.insert_spans``), so the collector's materialized views fill
 ``llm_calls`` and ``llm_calls_hourly`` exactly as for real traffic.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tokenproof import semconv as sc
-from tokenproof.collector.store import Store
+from tokenproof.collector.store import Store, StoreError
 
 _TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hourly", "analytics_alerts",
            "analytics_budgets", "analytics_webhook_deliveries", "analytics_cost_daily")
@@ -22,7 +24,13 @@ _TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hou
 
 @pytest.fixture(scope="module")
 def module_store(tmp_path_factory):
-    store = Store.open(data_dir=tmp_path_factory.mktemp("analytics-chdb"))
+    try:
+        store = Store.open(data_dir=tmp_path_factory.mktemp("analytics-chdb"))
+    except StoreError as exc:
+        held = re.search(r"initialized with path '([^']+)'", str(exc))
+        if held is None:
+            raise
+        store = Store.open(data_dir=held.group(1))
     try:
         yield store
     finally:

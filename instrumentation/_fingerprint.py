@@ -38,6 +38,7 @@ _NOT_GIVEN = ("NotGiven", "Omit")  # the SDKs' "argument not passed" sentinels
 _text_cache: dict[str, str] = {}
 _object_cache: dict[int, tuple[Any, str]] = {}
 _final_cache: dict[str, str] = {}
+_fast_cache: dict[tuple[Any, ...], str] = {}
 
 
 def _bucket(length: int) -> str:
@@ -137,11 +138,18 @@ def fingerprint(
     response_format: Any = None,
 ) -> str:
     """Hash of (normalised instructions, role/shape sequence, tool schemas, response format)."""
+    tools_digest, format_digest = object_digest(tools), object_digest(response_format)
+    # Fast path: the same instruction texts and roles (the usual case: one template, many calls)
+    # are found by one tuple lookup, without re-digesting each text or joining the key string.
+    fast_key = (tuple(instructions), tuple(roles), tools_digest, format_digest)
+    found = _fast_cache.get(fast_key)
+    if found is not None:
+        return found
     key = "\x1f".join((
-        "|".join([_instruction_digest(text) for text in instructions]),
-        ",".join(roles),
-        object_digest(tools),
-        object_digest(response_format),
+        "|".join([_instruction_digest(text) for text in fast_key[0]]),
+        ",".join(fast_key[1]),
+        tools_digest,
+        format_digest,
     ))
     found = _final_cache.get(key)
     if found is None:
@@ -149,4 +157,7 @@ def fingerprint(
         if len(_final_cache) >= _CACHE_MAX:
             _final_cache.clear()
         _final_cache[key] = found
+    if len(_fast_cache) >= _CACHE_MAX:
+        _fast_cache.clear()
+    _fast_cache[fast_key] = found
     return found

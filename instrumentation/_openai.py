@@ -221,11 +221,18 @@ class ChatAdapter(Adapter):
         instructions = []
         roles = []
         for message in messages:
-            role = message.get("role") if isinstance(message, dict) else getattr(message, "role", "?")
-            content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
-            if role in _INSTRUCTION_ROLES and isinstance(content, str):
-                instructions.append(content)
-                roles.append(role)
+            if isinstance(message, dict):
+                role = message.get("role")
+                content = message.get("content")
+            else:
+                role = getattr(message, "role", "?")
+                content = getattr(message, "content", None)
+            if isinstance(content, str):
+                if role in _INSTRUCTION_ROLES:
+                    instructions.append(content)
+                    roles.append(role)
+                else:
+                    roles.append(f"{role}:text")  # shape() of a string
             else:
                 roles.append(f"{role}:{shape(content)}")
         return fingerprint(instructions, roles, kwargs.get("tools"), kwargs.get("response_format"))

@@ -21,6 +21,7 @@ table{border-collapse:collapse;margin:.5rem 0} td,th{border:1px solid #ddd;paddi
 .undecided,.uninformative{color:#a60;font-weight:bold}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:1rem;margin:1rem 0}
 .pair pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem;max-height:20rem;overflow:auto;font-size:.85rem}
+pre.question{white-space:pre-wrap;max-height:12rem;overflow:auto;font-size:.85rem}
 .meta{color:#555;font-size:.9rem}
 """
 
@@ -114,7 +115,7 @@ def render_html(report: dict) -> str:
                 f"<b>{_e(pair['outcome'])}</b> by {_e(pair['decided_by'])}; judge verdicts baseline-first "
                 f"[[{_e(pair['verdict_baseline_first'])}]], candidate-first [[{_e(pair['verdict_candidate_first'])}]]; "
                 f"length ratio {_e(pair['length_ratio'])}{'; format: ' + _e(failures) if failures else ''}</p>"
-                f"<pre>{_e(pair['question'])}</pre>"
+                f"<pre class='question'>{_e(pair['question'])}</pre>"
                 f"<div class='pair'><div><b>baseline</b><pre>{_e(pair['baseline_output'])}</pre></div>"
                 f"<div><b>candidate</b><pre>{_e(pair['candidate_output'])}</pre></div></div>")
     parts.append("</body></html>")

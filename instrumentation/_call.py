@@ -84,7 +84,7 @@ class Call:
 
     __slots__ = (
         "runtime", "adapter", "kwargs", "span", "foreign", "context", "start", "request_model",
-        "attributes", "streaming", "hide_usage", "usage", "usage_source", "response_model",
+        "server", "streaming", "hide_usage", "usage", "usage_source", "response_model",
         "response_id", "finish_reasons", "output_format", "text_parts", "response", "cost_usd",
         "error_type", "done", "tags", "capture", "closed_early", "provider",
     )
@@ -122,7 +122,7 @@ class Call:
                 attrs[semconv.TP_ROUTE_ID] = route_id
         model = adapter.request_attributes(kwargs, attrs)
         self.request_model = model
-        host, port = _server(instance)
+        self.server = host, port = _server(instance)  # (for the metrics' attributes)
         if host is not None:
             attrs[semconv.SERVER_ADDRESS] = host
         if port is not None:
@@ -133,9 +133,8 @@ class Call:
             kwargs, self.hide_usage = adapter.prepare_stream(kwargs, runtime)
         self.kwargs = kwargs
         self.output_format = adapter.output_format(kwargs)
-        self.attributes = attrs  # request attributes, reused for metrics
 
-        span_attrs = dict(attrs)
+        span_attrs = attrs
         self.tags = tags = current_tags()
         if tags.feature:
             span_attrs[semconv.TP_FEATURE] = tags.feature

@@ -70,10 +70,10 @@ _SETS: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = {}
 
 def _attribute_sets(call: Any) -> tuple[Any, ...]:
     """(duration, input tokens, output tokens, cost) attribute dicts, built once per distinct key."""
-    attrs = call.attributes
     tags = call.tags
-    key = (call.adapter, call.provider, call.request_model, call.response_model, attrs.get(semconv.SERVER_ADDRESS),
-           attrs.get(semconv.SERVER_PORT), call.error_type, tags.feature, tags.tier, tags.traffic_class)
+    host, port = call.server
+    key = (call.adapter, call.provider, call.request_model, call.response_model, host, port, call.error_type,
+           tags.feature, tags.tier, tags.traffic_class)
     found = _SETS.get(key)
     if found is not None:
         return found

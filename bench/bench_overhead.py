@@ -21,7 +21,8 @@ time in a rotating order:
 
 Everything shares one tracer provider (SimpleSpanProcessor into a null exporter) and one meter
 provider with an in-memory metric reader (measurements are aggregated as in a real deployment; the
-reader is collected once at the end to check that every mode recorded metrics). Printed: medians of
+reader is collected once at the end to show that both instrumentations recorded metrics; the floor
+records into tokenproof's own instruments). Printed: medians of
 per-call CPU time (process time, far less disturbed than wall time by other work on a shared
 machine) and of wall time, the added time of each instrumentation over ``bare`` and the ratios, then
 a warm breakdown of where tokenproof's time goes. Target (issue 2): tokenproof's added time at most

@@ -60,25 +60,33 @@ def _begin(runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any
         return None
 
 
+def _enter(call: Any) -> tuple[Any, Any]:
+    """Make the call's span current (when it has one) and mark our wrapper active."""
+    token = otel_context.attach(call.context) if call.context is not None else None
+    return token, _active.set(True)
+
+
+def _leave(entered: tuple[Any, Any]) -> None:
+    token, active = entered
+    _active.reset(active)
+    if token is not None:
+        otel_context.detach(token)
+
+
 def run_sync(adapter: Adapter, instance: Any, kwargs: dict[str, Any], send: Callable[[dict[str, Any], bool], Any]) -> Any:
     """Run ``send(kwargs, we_are_outer)`` as one instrumented call."""
     runtime = _runtime.get()
     call = _begin(runtime, adapter, kwargs, instance) if runtime is not None else None
     if call is None:
         return send(kwargs, False)
-    token = otel_context.attach(call.context) if call.context is not None else None
-    active = _active.set(True)
+    entered = _enter(call)
     try:
         result = send(call.kwargs, not call.foreign)
     except BaseException as exc:
-        _active.reset(active)
-        if token is not None:
-            otel_context.detach(token)
+        _leave(entered)
         call.fail(exc)
         raise
-    _active.reset(active)
-    if token is not None:
-        otel_context.detach(token)
+    _leave(entered)
     if call.streaming and hasattr(result, "__next__"):
         register_stream(call)
         return SyncStreamProxy(result, call)
@@ -94,19 +102,14 @@ async def run_async(
     call = _begin(runtime, adapter, kwargs, instance) if runtime is not None else None
     if call is None:
         return await send(kwargs, False)
-    token = otel_context.attach(call.context) if call.context is not None else None
-    active = _active.set(True)
+    entered = _enter(call)
     try:
         result = await send(call.kwargs, not call.foreign)
     except BaseException as exc:
-        _active.reset(active)
-        if token is not None:
-            otel_context.detach(token)
+        _leave(entered)
         call.fail(exc)
         raise
-    _active.reset(active)
-    if token is not None:
-        otel_context.detach(token)
+    _leave(entered)
     if call.streaming and hasattr(result, "__anext__"):
         register_stream(call)
         return AsyncStreamProxy(result, call)

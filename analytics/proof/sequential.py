@@ -134,6 +134,16 @@ def clopper_pearson_lower(k: int, n: int, confidence: float = 0.95) -> float | N
     return float(ci.low)
 
 
+def _decide(n: int, p: Params, switch: bool, keep: bool) -> str | None:
+    """The decision after n comparisons: none before n_min, undecided at the cap."""
+    if n >= p.n_min:
+        if switch:
+            return SWITCH
+        if keep:
+            return KEEP
+    return UNDECIDED if n >= p.n_max else None
+
+
 @dataclass
 class SPRT:
     """Wald's SPRT on the non-loss indicator; feed outcomes with :meth:`update`."""
@@ -152,14 +162,7 @@ class SPRT:
         p = self.params
         self.llr += p.step_nonloss if outcome != LOSS else p.step_loss
         self.trajectory.append(self.llr)
-        n = self.tally.n
-        if n >= p.n_min:
-            if self.llr >= p.upper:
-                self.decision = SWITCH
-            elif self.llr <= p.lower:
-                self.decision = KEEP
-        if self.decision is None and n >= p.n_max:
-            self.decision = UNDECIDED
+        self.decision = _decide(self.tally.n, p, self.llr >= p.upper, self.llr <= p.lower)
         return self.decision
 
     @property
@@ -209,14 +212,8 @@ class EProcess:
         self.log_e = _log_mixture(s, f, p.q0, 1.0) - (s * math.log(p.q0) + f * math.log1p(-p.q0))
         # against H0': q >= q1, mixing alternatives q in [0, q1)
         self.log_e_keep = _log_mixture(s, f, 0.0, p.q1) - (s * math.log(p.q1) + f * math.log1p(-p.q1))
-        n = self.tally.n
-        if n >= p.n_min:
-            if self.log_e >= math.log(1.0 / p.alpha):
-                self.decision = SWITCH
-            elif self.log_e_keep >= math.log(1.0 / p.beta):
-                self.decision = KEEP
-        if self.decision is None and n >= p.n_max:
-            self.decision = UNDECIDED
+        self.decision = _decide(self.tally.n, p, self.log_e >= math.log(1.0 / p.alpha),
+                                self.log_e_keep >= math.log(1.0 / p.beta))
         return self.decision
 
     @property

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import entry_points
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from tokenproof.collector import config
@@ -37,6 +37,19 @@ STATUS_SQL = {
     "llm_calls": "SELECT count(), countIf(Priced = 0) FROM llm_calls FINAL",
     "rollup_calls": "SELECT sum(Calls) FROM llm_calls_hourly",
 }
+
+# The most recent LLM calls as stored: what one priced, tagged span says (newest first).
+RECENT_CALLS_SQL = """
+SELECT Timestamp, ServiceName, TraceId, SpanId, Provider, Operation, RequestModel, ResponseModel,
+       Feature, Tier, Customer, PromptFingerprint, TrafficClass, InputTokens, OutputTokens,
+       CacheReadTokens, CacheCreationTokens, ReasoningTokens, if(Priced = 1, CostUSD, NULL) AS CostUSD,
+       Priced, UsageSource, PriceVersion, StatusCode, ErrorType, DurationNs, Streamed
+FROM llm_calls FINAL
+WHERE ({feature:String} = '' OR Feature = {feature:String})
+ORDER BY Timestamp DESC
+LIMIT {limit:UInt32}
+"""
+MAX_RECENT_CALLS = 1000
 
 status_router = APIRouter(prefix="/api/v1")
 
@@ -72,6 +85,24 @@ async def status(request: Request, exact: bool = False) -> dict[str, Any]:
                    "refused_overload": state.admission.refused},
         "api_routers": state.api_routers,
     }
+
+
+def _recent_calls(store: Store, limit: int, feature: str) -> list[dict[str, Any]]:
+    rows = store.query_dicts(RECENT_CALLS_SQL, {"limit": limit, "feature": feature})
+    for row in rows:
+        row["Timestamp"] = row["Timestamp"].isoformat()
+        row["Priced"] = bool(row["Priced"])
+        row["Streamed"] = bool(row["Streamed"])
+    return rows
+
+
+@status_router.get("/calls")
+async def recent_calls(request: Request, limit: int = 20, feature: str = "") -> dict[str, Any]:
+    """The most recent LLM calls (newest first), optionally of one feature; unpriced cost is null."""
+    if not 1 <= limit <= MAX_RECENT_CALLS:
+        raise HTTPException(status_code=400, detail=f"limit must be between 1 and {MAX_RECENT_CALLS}")
+    rows = await run_in_threadpool(_recent_calls, request.app.state.store, limit, feature)
+    return {"calls": rows}
 
 
 def _mount_entry_points(app: FastAPI) -> None:

@@ -31,8 +31,11 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     else:
         parser.add_argument("--url", help="service URL (default: setting service_url, http://127.0.0.1:4318)")
-        if name == "status":
+        if name in ("status", "calls"):
             parser.add_argument("--json", action="store_true", help="print the raw JSON")
+        if name == "calls":
+            parser.add_argument("--limit", type=int, default=20, help="how many calls, newest first (1-1000)")
+            parser.add_argument("--feature", default="", help="only calls of this feature")
         if name == "reprice":
             parser.add_argument("--since", required=True, help="start: ISO 8601 time, or 7d / 24h / 30m ago")
             parser.add_argument("--until", help="end (exclusive), default now")
@@ -45,6 +48,8 @@ def run(name: str, args: argparse.Namespace) -> int:
     try:
         if name == "status":
             return _status(args)
+        if name == "calls":
+            return _calls(args)
         return _reprice(args)
     except service_client.ServiceError as exc:
         print(f"tokenproof {name}: {exc}", file=sys.stderr)
@@ -106,6 +111,29 @@ def _status(args: argparse.Namespace) -> int:
     print(f"schema version:    {status['schema_version']}")
     print(f"store:             {store.get('kind')} {store.get('data_dir') or store.get('url', '')}")
     print(f"uptime:            {status.get('uptime_seconds', 0):.0f} s")
+    return 0
+
+
+def _calls(args: argparse.Namespace) -> int:
+    """The most recent LLM calls as stored: one line per priced (or explicitly unpriced) span."""
+    answer = service_client.call("GET", "/api/v1/calls", params={"limit": args.limit, "feature": args.feature},
+                                 base_url=args.url)
+    calls = answer["calls"]
+    if args.json:
+        print(json.dumps(calls, indent=2))
+        return 0
+    header = ("time", "feature", "tier", "customer", "provider", "model", "in", "out", "cached", "cost_usd",
+              "usage", "price_version", "status")
+    rows = [header]
+    for c in calls:
+        cost = "unpriced" if c["CostUSD"] is None else f"{c['CostUSD']:.6f}"
+        rows.append((c["Timestamp"][11:19], c["Feature"] or "-", c["Tier"] or "-", c["Customer"] or "-",
+                     c["Provider"], c["ResponseModel"] or c["RequestModel"], str(c["InputTokens"]),
+                     str(c["OutputTokens"]), str(c["CacheReadTokens"]), cost, c["UsageSource"],
+                     c["PriceVersion"] or "-", c["StatusCode"] + (" stream" if c["Streamed"] else "")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
     return 0
 
 

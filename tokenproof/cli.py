@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("tokenproof.demo", "run the main job: example app under opentelemetry-instrument, spans priced and stored"),
     "serve": ("tokenproof.collector.cli", "run the service: OTLP receiver, ClickHouse store and API"),
     "status": ("tokenproof.collector.cli", "print the service's status (spans stored, LLM calls, schema)"),
+    "calls": ("tokenproof.collector.cli", "the most recent LLM calls as stored (tokens, cost, tags)"),
     "reprice": ("tokenproof.collector.cli", "recompute costs for a time range after a price change"),
     "cost": ("tokenproof.analytics.cli", "cost attribution by any dimension"),
     "alerts": ("tokenproof.analytics.cli", "spend-anomaly and budget alerts"),

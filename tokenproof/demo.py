@@ -166,6 +166,8 @@ def run(name: str, args: argparse.Namespace) -> int:
             raise SystemExit(f"demo: the example app failed with exit status {app.returncode}")
         status = _wait_for_calls(service, args.calls)
         print(json.dumps(status, indent=2))
+        _section("   the most recent priced spans, as stored")
+        _tokenproof("calls", "--limit", "12", env=env)
 
         _section("4. cost attribution: feature x model (product traffic)")
         _tokenproof("cost", "--by", "feature,model", "--since", "1d", env=env)

@@ -105,6 +105,22 @@ def test_app_under_opentelemetry_instrument_is_stored_once(service_factory, tmp_
     assert status["spans"] >= 8
     assert status["unpriced_llm_calls"] == 0
 
+    # `tokenproof calls` shows each stored call priced and tagged, newest first
+    shown = _cli("calls", "--url", svc.url, "--json")
+    assert shown.returncode == 0, shown.stderr
+    calls = json.loads(shown.stdout)
+    assert len(calls) == 8
+    assert [c["Timestamp"] for c in calls] == sorted((c["Timestamp"] for c in calls), reverse=True)
+    for c in calls:
+        assert c["Priced"] and c["CostUSD"] > 0 and c["PriceVersion"].startswith("genai-prices")
+        assert c["Feature"] in {"math-tutor", "marketing-quiz", "writing-assistant", "doc-search"}
+        assert c["Tier"] in {"pro", "free"} and c["Customer"] and c["UsageSource"] == "provider"
+    table = _cli("calls", "--url", svc.url, "--limit", "3")
+    assert table.returncode == 0 and len(table.stdout.strip().splitlines()) == 4
+    assert "cost_usd" in table.stdout.splitlines()[0]
+    bad = _cli("calls", "--url", svc.url, "--limit", "0")
+    assert bad.returncode == 1 and "limit must be between 1 and 1000" in bad.stderr
+
 
 def test_reprice_command_prices_calls_after_an_overrides_change(service_factory, tmp_path):
     prices = tmp_path / "prices.toml"

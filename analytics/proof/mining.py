@@ -6,7 +6,8 @@ token profile (mean input/output tokens, cache share), output format, calls per 
 calls. Candidates come from the price catalogue: models of the same provider, or of providers the
 user allows (setting ``proof_candidate_providers``), optionally restricted to
 ``proof_candidate_models``, that are cheaper for the group's token shape; the projected monthly saving
-is (baseline cost - candidate cost) per call x calls per day x 30.
+is (baseline cost - candidate cost) per call x calls per day x 30. A candidate that cuts the cost per
+call by less than ``proof_min_saving_share`` (default 20%) is not worth the shadow spend of proving it.
 
 A group is flagged, not proposed, when its traffic cannot reach a decision within the horizon: the
 sequential test needs about ``expected_sample_size(q1)`` comparisons (at least ``n_min``) at the
@@ -28,6 +29,8 @@ settings.declare("proof_candidate_providers", list, [],
                  "other providers whose models may be proposed as candidates (semconv names, comma separated)")
 settings.declare("proof_candidate_models", list, [],
                  "if set, only these models are proposed as candidates (comma separated)")
+settings.declare("proof_min_saving_share", float, 0.2,
+                 "a candidate must cut the cost per call by at least this share to be worth proving")
 settings.declare("proof_shadow_sample_rate", float, 0.1, "share of a group's traffic replayed in shadow")
 settings.declare("proof_decision_horizon_days", float, 30.0,
                  "a group that cannot reach a decision within this many days is flagged, not proposed")
@@ -140,12 +143,14 @@ def mine(store, *, days: int = 30, limit: int = 20, params: Params | None = None
             days_to_decision=None if days_needed is None else round(days_needed, 1),
             too_small=days_needed is None or days_needed > horizon)
         if not group.too_small and base_cost:
-            group.candidates = _candidates(group, allowed, only, max_candidates)
+            group.candidates = _candidates(group, allowed, only, max_candidates,
+                                           settings.get("proof_min_saving_share"))
         groups.append(group)
     return groups
 
 
-def _candidates(group: RequestGroup, allowed: list[str], only: set[str], max_candidates: int) -> list[Candidate]:
+def _candidates(group: RequestGroup, allowed: list[str], only: set[str], max_candidates: int,
+                min_share: float = 0.0) -> list[Candidate]:
     providers = [group.provider] + [p for p in allowed if p != group.provider]
     baseline_family = model_family(group.baseline_model)
     found: dict[str, Candidate] = {}
@@ -163,8 +168,8 @@ def _candidates(group: RequestGroup, allowed: list[str], only: set[str], max_can
         cost = _per_call(entry.provider, entry.model, group.mean_input_tokens, group.mean_output_tokens,
                          group.cache_share)
         base = group.baseline_cost_per_call_usd or 0.0
-        if cost is None or cost >= base:
-            continue
+        if cost is None or cost >= base or (base - cost) / base < min_share:
+            continue  # not cheaper, or too small a cut to be worth the shadow spend of proving it
         saving = base - cost
         candidate = Candidate(entry.provider, entry.model, round(cost, 8), round(saving, 8),
                               round(saving * group.calls_per_day * 30.0, 4), round(saving / base, 4))

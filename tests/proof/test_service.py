@@ -92,6 +92,7 @@ def test_mining_proposes_cheaper_candidates_and_flags_tiny_groups(service, monke
     for cand in math["candidates"]:
         assert cand["cost_per_call_usd"] < math["baseline_cost_per_call_usd"]
         assert cand["projected_monthly_saving_usd"] > 0
+        assert cand["saving_share"] >= 0.2  # a cut too small to be worth proving is not proposed
     rare = by_feature["rare-report"]
     assert rare["too_small"] and rare["candidates"] == [] and rare["days_to_decision"] > 30
     # ranked by spend

@@ -116,15 +116,24 @@ def message_of(c: Completion) -> dict:
     return msg
 
 
+async def begin(request: Request) -> tuple[dict, ModelInfo, object]:
+    """What every OpenAI route does first: latency, faults, admission (auth, JSON body), the model.
+
+    Raises ``ProviderError`` for the route to answer in the provider's error shape.
+    """
+    state = request.app.state
+    await apply_latency(state.options)
+    fault = state.faults.for_request(request)
+    body = await admit(request, "openai", state.options, fault)
+    return body, resolve_model(request, body), fault
+
+
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
     state = request.app.state
     options = state.options
-    await apply_latency(options)
-    fault = state.faults.for_request(request)
     try:
-        body = await admit(request, "openai", options, fault)
-        info = resolve_model(request, body)
+        body, info, fault = await begin(request)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise ProviderError(400, "'messages' must be a non-empty array.", "messages")

@@ -16,10 +16,9 @@ from starlette.responses import JSONResponse, Response
 from tokenproof.provider import sse
 from tokenproof.provider.answers import Conversation
 from tokenproof.provider.completion import Completion, ToolSpec, complete, pick_tool, replay_headers
-from tokenproof.provider.errors import ProviderError, admit, error_response, openai_error_body, request_id
-from tokenproof.provider.faults import apply_latency
+from tokenproof.provider.errors import ProviderError, error_response, openai_error_body, request_id
 from tokenproof.provider.models import known_models
-from tokenproof.provider.openai_chat import content_text, resolve_model
+from tokenproof.provider.openai_chat import begin, content_text
 from tokenproof.provider.text import split_chunks, stable_int
 from tokenproof.provider.usage import count_tokens
 
@@ -84,11 +83,8 @@ def _output(c: Completion, reasoning: bool) -> list[dict]:
 async def responses(request: Request) -> Response:
     state = request.app.state
     options = state.options
-    await apply_latency(options)
-    fault = state.faults.for_request(request)
     try:
-        body = await admit(request, "openai", options, fault)
-        info = resolve_model(request, body)
+        body, info, fault = await begin(request)
         conv, segments = _conversation(body)
         tools, forced = _tools(body)
     except ProviderError as exc:
@@ -183,11 +179,8 @@ def embedding_vector(text: str, dims: int) -> list[float]:
 async def embeddings(request: Request) -> Response:
     state = request.app.state
     options = state.options
-    await apply_latency(options)
-    fault = state.faults.for_request(request)
     try:
-        body = await admit(request, "openai", options, fault)
-        info = resolve_model(request, body)
+        body, info, fault = await begin(request)
         if info.recording != "embedding":
             raise ProviderError(400, f"{info.requested} does not support embeddings.", "model")
         raw = body.get("input")

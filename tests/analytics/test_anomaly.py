@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tokenproof.analytics.anomaly import Thresholds, detect_new_models, detect_series, explain, hour_to_datetime
+from tokenproof.analytics.anomaly import detect_new_models, detect_series, explain, hour_to_datetime
 
 START = 490_000 - 490_000 % 168 + 96  # a Monday 00:00 UTC, in hours since the epoch
 WEEKS = 5

@@ -260,7 +260,12 @@ class Call:
     def _price(self, attrs: dict[str, Any], usage: tuple[int, int, int, int, int]) -> None:
         pricing = _pricing_module()
         model = self.response_model or self.request_model or ""
-        cost = pricing.price_counts(self.provider, model, usage)
+        try:
+            cost = pricing.price_counts(self.provider, model, usage)
+        except Exception as exc:  # e.g. a broken overrides file: unpriced (never $0), tokens still recorded
+            attrs[semconv.TP_COST_STATUS] = semconv.COST_UNPRICED
+            internal_error("pricing", exc)
+            return
         if cost.status == semconv.COST_PRICED and cost.usd is not None:
             self.cost_usd = cost.usd
             attrs[semconv.GEN_AI_USAGE_COST] = cost.usd

@@ -142,3 +142,28 @@ def test_route_seam_rewrites_request_and_records_route(instrumented):
     span = instrumented.only_span()
     assert span.attributes[sc.TP_ROUTE_ID] == "route-7"
     assert span.attributes[sc.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+
+
+def test_broken_overrides_file_leaves_calls_unpriced_with_their_tokens(instrumented, monkeypatch, tmp_path):
+    """A user's invalid overrides file costs the price, never the call or its token counts."""
+    import tokenproof.pricing as pricing
+
+    bad = tmp_path / "overrides.toml"
+    bad.write_text('overrides = [{ model = "gpt-4o-mini", input_mtok = -1 }]\n')
+    monkeypatch.setenv("TOKENPROOF_RAISE_INTERNAL_ERRORS", "false")
+    monkeypatch.setenv("TOKENPROOF_PRICE_OVERRIDES", str(bad))
+    pricing.reset()
+    try:
+        client = openai_client(lambda _: (200, chat_completion()))
+        response = client.chat.completions.create(model="gpt-4o-mini",
+                                                  messages=[{"role": "user", "content": "hi"}])
+    finally:
+        monkeypatch.delenv("TOKENPROOF_PRICE_OVERRIDES")
+        pricing.reset()
+    assert response.choices[0].message.content == "Hello there!"
+    attrs = dict(instrumented.only_span().attributes)
+    assert attrs[sc.TP_COST_STATUS] == sc.COST_UNPRICED and sc.GEN_AI_USAGE_COST not in attrs
+    assert attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0 and attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    errors = instrumented.metrics()[sc.METRIC_INSTRUMENTATION_ERRORS]
+    assert sum(p.value for p in errors) == 1 and errors[0].attributes["location"] == "pricing"
+    assert sum(p.value for p in instrumented.metrics()[sc.METRIC_UNPRICED_CALLS]) == 1

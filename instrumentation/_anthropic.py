@@ -18,7 +18,7 @@ from tokenproof import semconv
 from ._adapter import Accumulator, Adapter
 from ._content import to_parts
 from ._fingerprint import fingerprint, shape
-from ._openai import _count_messages, _dictish, _num_params, _parsed
+from ._openai import _count_messages, _dictish, _model_and_params, _parsed
 
 __all__ = ["MessagesAdapter"]
 
@@ -102,10 +102,7 @@ class MessagesAdapter(Adapter):
             client._lazy_tracer = None  # the SDK's own span for this client would duplicate ours
 
     def request_attributes(self, kwargs: dict[str, Any], attrs: dict[str, Any]) -> str:
-        model = kwargs.get("model")
-        model = model if isinstance(model, str) else ""
-        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-        _num_params(kwargs, attrs, self._params)
+        model = _model_and_params(kwargs, attrs, self._params)
         max_tokens = kwargs.get("max_tokens")
         if type(max_tokens) is int:
             attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens

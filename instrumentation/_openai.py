@@ -32,6 +32,15 @@ def _num_params(kwargs: dict[str, Any], attrs: dict[str, Any], pairs: tuple[tupl
             attrs[attr] = value
 
 
+def _model_and_params(kwargs: dict[str, Any], attrs: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> str:
+    """Record the requested model and the numeric request parameters; return the model ("" if none)."""
+    model = kwargs.get("model")
+    model = model if isinstance(model, str) else ""
+    attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+    _num_params(kwargs, attrs, pairs)
+    return model
+
+
 def _format_kind(response_format: Any) -> str | None:
     """text | json | json_schema for a chat/Responses response format (dict or pydantic class)."""
     if response_format is None:
@@ -157,10 +166,7 @@ class ChatAdapter(Adapter):
     )
 
     def request_attributes(self, kwargs: dict[str, Any], attrs: dict[str, Any]) -> str:
-        model = kwargs.get("model")
-        model = model if isinstance(model, str) else ""
-        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-        _num_params(kwargs, attrs, self._params)
+        model = _model_and_params(kwargs, attrs, self._params)
         max_tokens = kwargs.get("max_completion_tokens")
         if type(max_tokens) is not int:
             max_tokens = kwargs.get("max_tokens")
@@ -317,10 +323,7 @@ class ResponsesAdapter(Adapter):
     )
 
     def request_attributes(self, kwargs: dict[str, Any], attrs: dict[str, Any]) -> str:
-        model = kwargs.get("model")
-        model = model if isinstance(model, str) else ""
-        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-        _num_params(kwargs, attrs, self._params)
+        model = _model_and_params(kwargs, attrs, self._params)
         max_tokens = kwargs.get("max_output_tokens")
         if type(max_tokens) is int:
             attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens

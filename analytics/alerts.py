@@ -15,8 +15,21 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["OPEN", "ACKNOWLEDGED", "RESOLVED", "STATUSES", "AlertError", "list_alerts", "get_alert",
-           "record_finding", "acknowledge", "resolve", "auto_resolve", "public", "deliveries"]
+__all__ = [
+    "ACKNOWLEDGED",
+    "OPEN",
+    "RESOLVED",
+    "STATUSES",
+    "AlertError",
+    "acknowledge",
+    "auto_resolve",
+    "deliveries",
+    "get_alert",
+    "list_alerts",
+    "public",
+    "record_finding",
+    "resolve",
+]
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
@@ -49,7 +62,7 @@ def _now() -> datetime:
 def _rows(store, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for raw in store.query(sql, params).result_rows:
-        row = dict(zip(COLUMNS, raw))
+        row = dict(zip(COLUMNS, raw, strict=False))
         for name in _TIMES:
             if row[name] is not None:
                 row[name] = datetime.fromtimestamp(row[name] / 1e6, UTC)

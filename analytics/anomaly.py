@@ -29,8 +29,16 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
-    "Thresholds", "Baseline", "Finding", "fit_baseline", "hour_of_week", "detect_series",
-    "detect_new_models", "hour_to_datetime", "datetime_to_hour", "explain",
+    "Baseline",
+    "Finding",
+    "Thresholds",
+    "datetime_to_hour",
+    "detect_new_models",
+    "detect_series",
+    "explain",
+    "fit_baseline",
+    "hour_of_week",
+    "hour_to_datetime",
 ]
 
 HOURS_PER_WEEK = 168

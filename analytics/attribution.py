@@ -20,8 +20,18 @@ from typing import Any
 
 from tokenproof.semconv import TRAFFIC_PRODUCT
 
-__all__ = ["DIMENSIONS", "ATTRIBUTE_PREFIX", "Query", "QueryError", "parse_dimensions", "cost",
-           "movers", "coverage", "trace_rollup", "METRICS"]
+__all__ = [
+    "ATTRIBUTE_PREFIX",
+    "DIMENSIONS",
+    "METRICS",
+    "Query",
+    "QueryError",
+    "cost",
+    "coverage",
+    "movers",
+    "parse_dimensions",
+    "trace_rollup",
+]
 
 # public dimension name -> column (in both llm_calls and llm_calls_hourly)
 DIMENSIONS: dict[str, str] = {
@@ -182,8 +192,8 @@ def _run(store, query: Query, traffic: str, extra: tuple[str, ...] = ()) -> tupl
     result = store.query(sql, params)
     rows = []
     for raw in result.result_rows:
-        dims = dict(zip(names, raw[:len(names)]))
-        rows.append(_with_ratios({**dims, **dict(zip(METRICS, raw[len(names):]))}))
+        dims = dict(zip(names, raw[:len(names)], strict=False))
+        rows.append(_with_ratios({**dims, **dict(zip(METRICS, raw[len(names):], strict=False))}))
     return rows, ("llm_calls" if typed else
                   "analytics_cost_daily+llm_calls_hourly" if days is not None else "llm_calls_hourly")
 
@@ -251,7 +261,7 @@ def movers(store, query: Query) -> dict[str, Any]:
         a, b = now.get(k), before.get(k)
         cost_now = a["cost_usd"] if a else 0.0
         cost_before = b["cost_usd"] if b else 0.0
-        out.append({**dict(zip(query.group_by, k)), "cost_usd": cost_now, "previous_cost_usd": cost_before,
+        out.append({**dict(zip(query.group_by, k, strict=False)), "cost_usd": cost_now, "previous_cost_usd": cost_before,
                     "delta_usd": cost_now - cost_before,
                     "change_pct": (100 * (cost_now - cost_before) / cost_before) if cost_before else None,
                     "calls": a["calls"] if a else 0, "previous_calls": b["calls"] if b else 0})
@@ -290,9 +300,9 @@ def coverage(store, since: datetime, until: datetime, limit: int = 10) -> dict[s
     totals_sql = _COVERAGE_TOTALS.replace("{source}", source)  # one of two constants, no user input
     models_sql = _COVERAGE_UNPRICED.replace("{source}", source)
     calls, unpriced, estimated, tokens, u_tokens = (
-        int(round(v or 0)) for v in store.query(totals_sql, params).result_rows[0])
+        round(v or 0) for v in store.query(totals_sql, params).result_rows[0])
     models = [{"provider": p, "response_model": rm, "request_model": qm, "calls": int(c),
-               "tokens": int(round(t)), "last_seen": _iso(datetime.fromtimestamp(int(ls), UTC))}
+               "tokens": round(t), "last_seen": _iso(datetime.fromtimestamp(int(ls), UTC))}
               for p, rm, qm, c, t, ls in store.query(models_sql, params).result_rows]
     return {
         "since": _iso(since), "until": _iso(until), "calls": calls, "unpriced_calls": unpriced,
@@ -320,7 +330,7 @@ _TRACE_COLUMNS = ("timestamp", "span_id", "parent_span_id", "service", "provider
 def trace_rollup(store, trace_id: str) -> dict[str, Any] | None:
     """Cost of one agent run: inference spans only (agent and tool spans are not calls to a model)."""
     params = {"trace_id": trace_id}
-    calls = [dict(zip(_TRACE_COLUMNS, row)) for row in store.query(_TRACE_CALLS, params).result_rows]
+    calls = [dict(zip(_TRACE_COLUMNS, row, strict=False)) for row in store.query(_TRACE_CALLS, params).result_rows]
     n_spans = store.query(_TRACE_SPANS, params).result_rows[0][0]
     if not calls and not n_spans:
         return None

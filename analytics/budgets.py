@@ -18,8 +18,15 @@ import numpy as np
 
 from tokenproof.analytics.anomaly import datetime_to_hour, fit_baseline, hour_of_week, hour_to_datetime
 
-__all__ = ["SCOPES", "BudgetError", "list_budgets", "set_budget", "forecast", "budget_findings",
-           "evaluate_budgets"]
+__all__ = [
+    "SCOPES",
+    "BudgetError",
+    "budget_findings",
+    "evaluate_budgets",
+    "forecast",
+    "list_budgets",
+    "set_budget",
+]
 
 SCOPES = {"feature": "Feature", "tier": "Tier", "customer": "Customer"}
 _LIST = """SELECT Scope, Value, MonthlyUSD, toUnixTimestamp64Micro(UpdatedAt) FROM analytics_budgets FINAL

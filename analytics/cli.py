@@ -77,16 +77,15 @@ def _table(rows: list[dict], columns: list[str]) -> str:
         return "(no rows)"
     cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)),
              "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) for row in cells]
     return "\n".join(lines)
 
 
 def _print_cost(result: dict) -> None:
     dims = (["bucket"] if result["granularity"] != "total" else []) + result["group_by"]
-    cols = dims + ["calls", "cost_usd", "cost_per_call", "cost_per_1k_calls", "input_tokens", "output_tokens",
-                   "unpriced_calls"]
+    cols = [*dims, "calls", "cost_usd", "cost_per_call", "cost_per_1k_calls", "input_tokens", "output_tokens", "unpriced_calls"]
     print(f"product cost {result['since']} .. {result['until']} (from {result['source']})")
     print(_table(result["rows"], cols))
     t = result["totals"]

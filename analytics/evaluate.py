@@ -13,18 +13,26 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from tokenproof import settings
 from tokenproof.analytics import alerts as alert_store
-from tokenproof.analytics.anomaly import (Finding, Thresholds, datetime_to_hour, detect_new_models,
-                                          detect_series, explain, hour_to_datetime)
+from tokenproof.analytics.anomaly import (
+    Finding,
+    Thresholds,
+    datetime_to_hour,
+    detect_new_models,
+    detect_series,
+    explain,
+    hour_to_datetime,
+)
 from tokenproof.analytics.budgets import evaluate_budgets
 
-__all__ = ["evaluate", "thresholds_from_settings", "WATCHABLE"]
+__all__ = ["WATCHABLE", "evaluate", "thresholds_from_settings"]
 
 settings.declare("alert_eval_interval_minutes", float, 15.0,
                  "minutes between anomaly/budget evaluations inside the service (0 disables)")

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from tokenproof import pricing, settings
 
-__all__ = ["FOCUS_COLUMNS", "focus_rows", "focus_table", "export_bytes", "FORMATS"]
+__all__ = ["FOCUS_COLUMNS", "FORMATS", "export_bytes", "focus_rows", "focus_table"]
 
 settings.declare("focus_billing_account_id", str, "tokenproof",
                  "BillingAccountId written in FOCUS exports (e.g. your provider account)")
@@ -126,8 +126,7 @@ def focus_rows(store, since: datetime, until: datetime) -> list[dict[str, Any]]:
     return out
 
 
-_TYPES = {c: pa.float64() for c in _COST_COLUMNS + ("ConsumedQuantity", "PricingQuantity", "ListUnitPrice",
-                                                   "ContractedUnitPrice")}
+_TYPES = {c: pa.float64() for c in (*_COST_COLUMNS, "ConsumedQuantity", "PricingQuantity", "ListUnitPrice", "ContractedUnitPrice")}
 _TYPES.update({c: pa.timestamp("us", tz="UTC") for c in ("BillingPeriodStart", "BillingPeriodEnd",
                                                        "ChargePeriodStart", "ChargePeriodEnd")})
 _TYPES.update({"x_Calls": pa.int64(), "x_UnpricedCalls": pa.int64(), "x_Unpriced": pa.bool_()})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["parse_time", "window", "GRANULARITIES"]
+__all__ = ["GRANULARITIES", "parse_time", "window"]
 
 GRANULARITIES = ("hour", "day", "week", "month", "total")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|min|h|d|w)$")

@@ -23,15 +23,25 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
 from tokenproof import settings
 
-__all__ = ["Target", "WebhookWorker", "sign", "verify", "json_payload", "slack_payload", "targets_from_settings",
-           "SIGNATURE_HEADER", "TIMESTAMP_HEADER"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "Target",
+    "WebhookWorker",
+    "json_payload",
+    "sign",
+    "slack_payload",
+    "targets_from_settings",
+    "verify",
+]
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +127,14 @@ class WebhookWorker:
         self._idle.set()
 
     @classmethod
-    def from_settings(cls, record=None) -> "WebhookWorker":
+    def from_settings(cls, record=None) -> WebhookWorker:
         return cls(targets_from_settings(), settings.get("webhook_secret"), record=record,
                    max_attempts=settings.get("webhook_max_attempts"),
                    backoff_s=settings.get("webhook_backoff_seconds"),
                    queue_size=settings.get("webhook_queue_size"),
                    timeout_s=settings.get("webhook_timeout_seconds"))
 
-    def start(self) -> "WebhookWorker":
+    def start(self) -> WebhookWorker:
         if self._thread is None and self.targets:
             self._thread = threading.Thread(target=self._run, name="tokenproof-webhooks", daemon=True)
             self._thread.start()

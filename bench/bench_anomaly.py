@@ -180,14 +180,14 @@ def run_ours(hours, data, warmup_hours, thresholds):
 def run_threshold(hours, data, warmup_hours):
     episodes = Episodes()
     limits = {}
-    for name, (calls, cost, _) in data.items():
+    for name, (_calls, cost, _) in data.items():
         spend = cost[:, :warmup_hours].sum(0)
         daily = spend.reshape(-1, 24).sum(1)
         limits[name] = (2.0 * np.percentile(spend, 99), 1.5 * daily.max())
     for t in range(warmup_hours, hours.size):
         now = int(hours[t])
         keys = {}
-        for name, (calls, cost, _) in data.items():
+        for name, (_calls, cost, _) in data.items():
             hourly_limit, daily_limit = limits[name]
             spend = cost[:, t].sum()
             day0 = t - t % 24

@@ -102,7 +102,7 @@ def timed(fn, repeat: int) -> tuple[float, float]:
         fn()
         samples.append((time.perf_counter() - t0) * 1000)
     samples.sort()
-    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
     return statistics.median(samples), p95
 
 

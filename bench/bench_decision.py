@@ -266,7 +266,7 @@ def _portfolio(portfolio, params: sq.Params, runs: int) -> None:
     plain_mean_n = float(np.mean([n.mean() for (_p, _d, n, _x) in portfolio]))
     for run in range(runs):
         e_values, switched = [], []
-        for pop, dec, n, x in portfolio:
+        for _pop, dec, n, x in portfolio:
             llr = np.where(x[run, : n[run]] > 0, params.step_nonloss, params.step_loss).sum()
             e_values.append(float(np.exp(min(llr, 700.0))))
             switched.append(dec[run] == 1)

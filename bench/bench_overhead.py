@@ -36,25 +36,26 @@ import json
 import os
 import statistics
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "")
 os.environ.pop("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", None)
 os.environ.pop("TRACELOOP_TRACE_CONTENT", None)  # OpenLLMetry's default (content on) unless a mode sets it
 
-import httpx2  # noqa: E402
-import openai  # noqa: E402
-import openai.resources.chat.completions as chat_module  # noqa: E402
-import wrapt  # noqa: E402
-from opentelemetry import context as otel_context  # noqa: E402
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult  # noqa: E402
+import httpx2
+import openai
+import openai.resources.chat.completions as chat_module
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-import tokenproof  # noqa: E402
-from tokenproof.instrumentation import TokenproofInstrumentor  # noqa: E402
+import tokenproof
+from tokenproof.instrumentation import TokenproofInstrumentor
 
 MESSAGES = [
     {"role": "system", "content": "You are the support assistant of Acme Corp. Answer in two sentences."},
@@ -72,7 +73,7 @@ COMPLETION = json.dumps({
 def _stream_body(include_usage: bool) -> bytes:
     base = {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1700000000,
             "model": "gpt-4o-mini-2024-07-18"}
-    words = "Sorry about that! I have refunded the double charge on your March invoice.".split(" ")
+    words = ["Sorry", "about", "that!", "I", "have", "refunded", "the", "double", "charge", "on", "your", "March", "invoice."]
     chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
     chunks += [{**base, "choices": [{"index": 0, "delta": {"content": w + " "}, "finish_reason": None}]} for w in words]
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})

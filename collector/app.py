@@ -26,7 +26,7 @@ from tokenproof.collector.receiver import router as otlp_router
 from tokenproof.collector.reprice import router as reprice_router
 from tokenproof.collector.store import Store
 
-__all__ = ["create_app", "API_GROUP", "STATUS_SQL"]
+__all__ = ["API_GROUP", "STATUS_SQL", "create_app"]
 
 log = logging.getLogger("tokenproof.collector")
 API_GROUP = "tokenproof.api"

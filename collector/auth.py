@@ -16,7 +16,7 @@ from fastapi import HTTPException, Request
 
 from tokenproof.collector import config
 
-__all__ = ["require_api_token", "require_ingest_token", "is_loopback", "check_bearer"]
+__all__ = ["check_bearer", "is_loopback", "require_api_token", "require_ingest_token"]
 
 
 def is_loopback(host: str | None) -> bool:

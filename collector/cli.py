@@ -133,7 +133,7 @@ def _calls(args: argparse.Namespace) -> int:
                      c["PriceVersion"] or "-", c["StatusCode"] + (" stream" if c["Streamed"] else "")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip())
     return 0
 
 

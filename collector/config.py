@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tokenproof import settings
-from tokenproof import service_client  # noqa: F401  (declares service_url and api_token)
+from tokenproof import (
+    service_client,  # noqa: F401  (declares service_url and api_token)
+    settings,
+)
 
 
 def _non_negative(value: int) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from tokenproof.collector.store import Store
 
-__all__ = ["Migration", "MigrationError", "load_migrations", "apply_migrations", "current_version"]
+__all__ = ["Migration", "MigrationError", "apply_migrations", "current_version", "load_migrations"]
 
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-{}]+$")
@@ -87,14 +87,14 @@ def load_migrations(directory=None) -> list[Migration]:
     return migrations
 
 
-def current_version(store: "Store") -> int:
+def current_version(store: Store) -> int:
     """The highest applied migration version (0 on an empty store)."""
     store.command(CREATE_MIGRATIONS_TABLE)
     rows = store.query_rows("SELECT max(Version) FROM schema_migrations")
     return int(rows[0][0]) if rows else 0
 
 
-def apply_migrations(store: "Store", migrations: list[Migration] | None = None,
+def apply_migrations(store: Store, migrations: list[Migration] | None = None,
                      cluster: str | None = None) -> list[int]:
     """Apply every migration not yet recorded; return the versions applied now.
 
@@ -106,7 +106,7 @@ def apply_migrations(store: "Store", migrations: list[Migration] | None = None,
     done: list[int] = []
     for migration in migrations:
         if migration.version in applied:
-            name, checksum = applied[migration.version]
+            _name, checksum = applied[migration.version]
             if checksum != migration.checksum:
                 raise MigrationError(
                     f"migration {migration.version:04d}_{migration.name}.sql changed after it was applied "

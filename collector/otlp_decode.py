@@ -25,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tokenproof.collector.rows import SPAN_KIND_NAMES, STATUS_CODE_NAMES, render_double
 
-__all__ = ["DecodeFailure", "Batch", "parse_protobuf", "parse_json", "request_to_batch"]
+__all__ = ["Batch", "DecodeFailure", "parse_json", "parse_protobuf", "request_to_batch"]
 
 _ZERO16 = bytes(16)
 _ZERO8 = bytes(8)

@@ -35,7 +35,7 @@ from tokenproof.collector.backpressure import Overloaded
 from tokenproof.collector.otlp_decode import DecodeFailure, decode_to_json
 from tokenproof.collector.rows import insert_encoded
 
-__all__ = ["router", "ClientError"]
+__all__ = ["ClientError", "router"]
 
 log = logging.getLogger("tokenproof.collector")
 router = APIRouter()

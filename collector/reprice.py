@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from tokenproof import semconv
 from tokenproof.collector.auth import require_api_token
 
-__all__ = ["reprice", "parse_time", "router", "SELECT_CALLS"]
+__all__ = ["SELECT_CALLS", "parse_time", "reprice", "router"]
 
 CALL_COLUMNS = [
     "Timestamp", "ServiceName", "TraceId", "SpanId", "ParentSpanId", "Provider", "Operation", "RequestModel",
@@ -66,7 +66,7 @@ def parse_time(text: str, now: float | None = None) -> int:
     except ValueError:
         raise ValueError(f"cannot read time {text!r}: use ISO 8601 (2026-11-01T00:00) or 7d / 24h / 30m") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return int(value.timestamp()) * 10**9 + value.microsecond * 1000
 
 

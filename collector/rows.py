@@ -17,8 +17,17 @@ import json
 import math
 from typing import Any
 
-__all__ = ["EXPORTER_COLUMNS", "SPAN_KIND_NAMES", "STATUS_CODE_NAMES", "render_value", "render_double",
-           "insert_span_columns", "insert_encoded", "encode_columns", "dedup_settings"]
+__all__ = [
+    "EXPORTER_COLUMNS",
+    "SPAN_KIND_NAMES",
+    "STATUS_CODE_NAMES",
+    "dedup_settings",
+    "encode_columns",
+    "insert_encoded",
+    "insert_span_columns",
+    "render_double",
+    "render_value",
+]
 
 EXPORTER_COLUMNS = [
     "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind", "ServiceName",

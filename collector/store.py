@@ -15,7 +15,8 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import clickhouse_connect
@@ -66,7 +67,7 @@ class Store:
     @classmethod
     def open(cls, data_dir: str | os.PathLike | None = None, url: str | None = None, *,
              migrate: bool = True, pool_size: int = 4, cluster: str | None = None,
-             ttl_days: int | None = None, fsync: bool | None = None) -> "Store":
+             ttl_days: int | None = None, fsync: bool | None = None) -> Store:
         """Open (and by default migrate) the store. Without arguments: settings, then ./.tokenproof/data."""
         if data_dir is None and url is None:
             url = config.get("clickhouse_url") or None
@@ -148,7 +149,7 @@ class Store:
     def query_dicts(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         result = self.query(sql, parameters)
         names = result.column_names
-        return [dict(zip(names, row)) for row in result.result_rows]
+        return [dict(zip(names, row, strict=False)) for row in result.result_rows]
 
     def query_df(self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None):
         with self.client() as client:
@@ -188,7 +189,7 @@ class Store:
             with contextlib.suppress(Exception):
                 client.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -24,13 +24,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from tokenproof.collector.rows import insert_span_columns, render_value
 
 __all__ = ["insert_spans", "span_columns"]
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _ns(value: Any) -> int:
@@ -38,7 +39,7 @@ def _ns(value: Any) -> int:
         return time.time_ns()
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         delta = value - _EPOCH
         return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
     if isinstance(value, int) and value > 10**15:
@@ -78,7 +79,7 @@ def span_columns(spans: Iterable[dict[str, Any]]) -> tuple[list[list[Any]], list
             [_ts(_ns(e.get("timestamp"))) for e in events], [e.get("name", "") for e in events],
             [_attrs(e.get("attributes")) for e in events], [], [], [], [],
         ]
-        for col, value in zip(cols, values):
+        for col, value in zip(cols, values, strict=False):
             col.append(value)
         ids.append((trace_id, span_id))
     return cols, ids

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Adapter", "Accumulator", "given"]
+__all__ = ["Accumulator", "Adapter", "given"]
 
 
 def given(value: Any) -> bool:

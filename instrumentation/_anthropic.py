@@ -181,7 +181,7 @@ class MessagesAdapter(Adapter):
         return system, messages
 
     def capture_params(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        params = {}
+        params: dict[str, Any] = {}
         for key in ("temperature", "top_p", "top_k", "max_tokens", "stop_sequences", "tools", "tool_choice",
                     "output_config", "thinking"):
             if key in kwargs:

@@ -83,10 +83,32 @@ class Call:
     """State of one instrumented call from request to the end of its span."""
 
     __slots__ = (
-        "runtime", "adapter", "kwargs", "span", "foreign", "context", "start", "request_model",
-        "server", "streaming", "hide_usage", "usage", "usage_source", "response_model",
-        "response_id", "finish_reasons", "output_format", "text_parts", "response", "cost_usd",
-        "error_type", "done", "tags", "capture", "closed_early", "provider",
+        "adapter",
+        "capture",
+        "closed_early",
+        "context",
+        "cost_usd",
+        "done",
+        "error_type",
+        "finish_reasons",
+        "foreign",
+        "hide_usage",
+        "kwargs",
+        "output_format",
+        "provider",
+        "request_model",
+        "response",
+        "response_id",
+        "response_model",
+        "runtime",
+        "server",
+        "span",
+        "start",
+        "streaming",
+        "tags",
+        "text_parts",
+        "usage",
+        "usage_source",
     )
 
     def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> None:

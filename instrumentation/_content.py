@@ -13,13 +13,14 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tokenproof import semconv, settings
 
 from ._safety import internal_error
 
-__all__ = ["capture_enabled", "set_redactor", "capture_request", "capture_response", "dumps_capped"]
+__all__ = ["capture_enabled", "capture_request", "capture_response", "dumps_capped", "set_redactor"]
 
 _ON = {"true", "1", "yes", "on", "span_only", "span_and_event"}
 Redactor = Callable[[str, Any], Any]

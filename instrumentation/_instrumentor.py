@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any, Callable, Collection, NamedTuple
+from collections.abc import Callable, Collection
+from typing import Any, NamedTuple
 
 import wrapt
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]  # mypy misreads this module
 
 from tokenproof import semconv
 
@@ -26,7 +27,7 @@ from ._openai import ChatAdapter, EmbeddingsAdapter, ResponsesAdapter
 from ._safety import set_error_counter
 from ._wrappers import call_wrapper, manager_wrapper, request_manager_wrapper
 
-__all__ = ["TokenproofInstrumentor", "TARGETS"]
+__all__ = ["TARGETS", "TokenproofInstrumentor"]
 
 logger = logging.getLogger("tokenproof.instrumentation")
 _VERSION = "0.1.0"
@@ -73,7 +74,7 @@ TARGETS: list[Target] = [
 _PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)  # the C base of every wrapt proxy (1.x and 2.x)
 
 
-class _Wrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+class _Wrapper(wrapt.FunctionWrapper):
     """A FunctionWrapper we can recognise in a chain of wrappers."""
 
 
@@ -99,7 +100,7 @@ def _unpatch(cls: type, name: str) -> bool:
     return False
 
 
-class TokenproofInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class TokenproofInstrumentor(BaseInstrumentor):
     """Priced, tagged GenAI spans for every OpenAI and Anthropic call (sync, async, streamed)."""
 
     _patched: list[tuple[type, str]]
@@ -127,7 +128,7 @@ class TokenproofInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 continue
             cls = getattr(module, target.cls, None)
             original = cls.__dict__.get(target.method) if cls is not None else None
-            if original is None or _is_ours(original):
+            if cls is None or original is None or _is_ours(original):
                 continue
             setattr(cls, target.method, _Wrapper(original, target.wrapper))
             self._patched.append((cls, target.method))

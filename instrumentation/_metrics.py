@@ -18,7 +18,7 @@ __all__ = ["Instruments"]
 class Instruments:
     """Histograms and counters created once per instrumentor from one meter."""
 
-    __slots__ = ("token_usage", "duration", "cost", "unpriced", "errors")
+    __slots__ = ("cost", "duration", "errors", "token_usage", "unpriced")
 
     def __init__(self, meter: Meter) -> None:
         self.token_usage = meter.create_histogram(
@@ -65,10 +65,11 @@ class Instruments:
             self.unpriced.add(1, cost_attrs)
 
 
-_SETS: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = {}
+_AttrSets = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None", dict[str, Any]]
+_SETS: dict[tuple[Any, ...], _AttrSets] = {}
 
 
-def _attribute_sets(call: Any) -> tuple[Any, ...]:
+def _attribute_sets(call: Any) -> _AttrSets:
     """(duration, input tokens, output tokens, cost) attribute dicts, built once per distinct key."""
     tags = call.tags
     host, port = call.server
@@ -105,5 +106,6 @@ def _attribute_sets(call: Any) -> tuple[Any, ...]:
         cost[semconv.TP_TRAFFIC_CLASS] = traffic
     if len(_SETS) > 4096:
         _SETS.clear()
-    found = _SETS[key] = (base, input_attrs, output_attrs, cost)
-    return found
+    built: _AttrSets = (base, input_attrs, output_attrs, cost)
+    _SETS[key] = built
+    return built

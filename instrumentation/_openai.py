@@ -18,7 +18,7 @@ from ._estimate import count_messages as _count_messages
 from ._estimate import count_text as _count_text
 from ._fingerprint import fingerprint, shape
 
-__all__ = ["ChatAdapter", "ResponsesAdapter", "EmbeddingsAdapter"]
+__all__ = ["ChatAdapter", "EmbeddingsAdapter", "ResponsesAdapter"]
 
 _NUM = (int, float)
 _AZURE = {"AzureOpenAI": "azure.ai.openai", "AsyncAzureOpenAI": "azure.ai.openai"}

@@ -8,7 +8,8 @@ rewrite a request (model, params) before it is sent, and record the route on the
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from opentelemetry.trace import Tracer
 
@@ -18,7 +19,7 @@ from tokenproof._tags import refresh_defaults
 from ._content import capture_enabled
 from ._metrics import Instruments
 
-__all__ = ["Runtime", "get", "install", "clear"]
+__all__ = ["Runtime", "clear", "get", "install"]
 
 settings.declare(
     "stream_usage",
@@ -43,7 +44,7 @@ settings.declare(
 class Runtime:
     """Everything a wrapper needs for one call; built once at ``instrument()``."""
 
-    __slots__ = ("tracer", "instruments", "stream_usage", "capture", "route_hook")
+    __slots__ = ("capture", "instruments", "route_hook", "stream_usage", "tracer")
 
     def __init__(self, tracer: Tracer, instruments: Instruments) -> None:
         self.tracer = tracer

@@ -21,7 +21,7 @@ import wrapt
 from ._call import Call
 from ._safety import internal_error
 
-__all__ = ["SyncStreamProxy", "AsyncStreamProxy", "StreamManagerProxy", "register_stream"]
+__all__ = ["AsyncStreamProxy", "StreamManagerProxy", "SyncStreamProxy", "register_stream"]
 
 # Calls started inside a stream helper manager's __enter__ (None outside any manager).
 _manager_calls: contextvars.ContextVar[list[Call] | None] = contextvars.ContextVar(
@@ -69,7 +69,7 @@ def _iterate(stream: Any, call: Call, add: Any) -> Any:
         raise
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class SyncStreamProxy(wrapt.ObjectProxy):
     """Proxy of an SDK ``Stream``: iterate, close and use as a context manager like the original.
 
     Iterating it iterates :func:`_iterate`'s generator, which also ends the call when the stream
@@ -101,7 +101,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         self.close()
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(wrapt.ObjectProxy):
     """Proxy of an SDK ``AsyncStream``."""
 
     def __init__(self, wrapped: Any, call: Call) -> None:
@@ -155,7 +155,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             pass
 
 
-class StreamManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class StreamManagerProxy(wrapt.ObjectProxy):
     """Proxy of a ``.stream()`` helper manager (OpenAI chat/Responses, Anthropic messages)."""
 
     def __init__(self, wrapped: Any) -> None:

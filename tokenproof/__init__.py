@@ -10,7 +10,7 @@ from typing import Any
 
 from tokenproof._tags import tag
 
-__all__ = ["tag", "TokenproofInstrumentor"]
+__all__ = ["TokenproofInstrumentor", "tag"]
 
 
 def __getattr__(name: str) -> Any:

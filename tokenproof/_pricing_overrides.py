@@ -36,12 +36,13 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["PricingError", "Overrides", "OverrideEntry", "parse_overrides", "read_overrides"]
+__all__ = ["OverrideEntry", "Overrides", "PricingError", "parse_overrides", "read_overrides"]
 
 PRICE_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
 _ENTRY_KEYS = frozenset({"name", "provider", "model", "match", "alias", "alias_provider", "discount", *PRICE_KEYS})

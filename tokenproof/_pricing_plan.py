@@ -23,7 +23,7 @@ from genai_prices import types as gp_types
 from genai_prices.units import _get_registry  # the bundled unit registry (same one calc_price uses)
 from genai_prices.validation import validate_priced_units
 
-__all__ = ["PricePlan", "ModelPlans", "InvalidUsage", "USAGE_KEYS"]
+__all__ = ["USAGE_KEYS", "InvalidUsage", "ModelPlans", "PricePlan"]
 
 # genai-prices usage key -> index into the usage tuple (input, output, cache_read, cache_write, reasoning)
 USAGE_KEYS: dict[str, int] = {
@@ -61,7 +61,7 @@ class _Term:
 class PricePlan:
     """One genai-prices ``ModelPrice`` compiled for fast repeated pricing."""
 
-    __slots__ = ("model_price", "_leaf_order", "_sum_order", "_tiered", "rates")
+    __slots__ = ("_leaf_order", "_sum_order", "_tiered", "model_price", "rates")
 
     def __init__(self, model_price: gp_types.ModelPrice) -> None:
         registry = _get_registry()
@@ -108,12 +108,9 @@ class PricePlan:
 
     @staticmethod
     def _term(unit: Any, value: Decimal | gp_types.TieredPrices, descendants: tuple[int, ...]) -> _Term:
-        if unit.usage_key == _REQUESTS:
-            source = -2
-        else:
-            source = USAGE_KEYS.get(unit.usage_key, -1)
+        source = -2 if unit.usage_key == _REQUESTS else USAGE_KEYS.get(unit.usage_key, -1)
         if isinstance(value, gp_types.TieredPrices):
-            tiers = tuple((tier.start, tier.price) for tier in reversed(value.tiers)) + ((-1, value.base),)
+            tiers = (*tuple((tier.start, tier.price) for tier in reversed(value.tiers)), (-1, value.base))
             price = None
         else:
             tiers = ()
@@ -152,6 +149,8 @@ class PricePlan:
                     if total_input > start or start < 0:
                         price = tier_price
                         break
+            if price is None:  # a tiered term always has a tier starting at -1 (see _compile)
+                raise InvalidUsage(f"no tier of {term.usage_key} applies to {total_input} input tokens")
             total = _add(total, _div(_mul(price, count), term.per))
         return total
 
@@ -159,7 +158,7 @@ class PricePlan:
 class ModelPlans:
     """A genai-prices model's price plans, one per (date/time-conditional) price set."""
 
-    __slots__ = ("model", "_single", "_conditional")
+    __slots__ = ("_conditional", "_single", "model")
 
     def __init__(self, model: gp_types.ModelInfo) -> None:
         self.model = model

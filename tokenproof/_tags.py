@@ -19,13 +19,14 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-from typing import Any, Callable, NamedTuple, TypeVar
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 from opentelemetry import baggage
 
 from tokenproof import semconv, settings
 
-__all__ = ["Tags", "tag", "current_tags", "refresh_defaults"]
+__all__ = ["Tags", "current_tags", "refresh_defaults", "tag"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,14 +80,14 @@ def refresh_defaults() -> Tags:
 _current: contextvars.ContextVar[Tags] = contextvars.ContextVar("tokenproof_tags", default=_EMPTY)
 
 
-class tag:  # noqa: N801 - used like a function: `with tokenproof.tag(feature="search"):`
+class tag:
     """Set business tags for the LLM calls made inside a ``with`` block or a decorated function.
 
     Unset keywords (None) keep the outer value. Works as a decorator of sync and async functions;
     each call of a decorated function gets the tags for its own duration only.
     """
 
-    __slots__ = ("_values", "_tokens")
+    __slots__ = ("_tokens", "_values")
 
     def __init__(
         self,
@@ -110,7 +111,7 @@ class tag:  # noqa: N801 - used like a function: `with tokenproof.tag(feature="s
 
     def _merged(self) -> Tags:
         outer = _current.get()
-        return Tags(*(mine if mine is not None else theirs for mine, theirs in zip(self._values, outer)))
+        return Tags(*(mine if mine is not None else theirs for mine, theirs in zip(self._values, outer, strict=False)))
 
     def __enter__(self) -> Tags:
         merged = self._merged()
@@ -158,7 +159,7 @@ def current_tags() -> Tags:
     if not entries:
         if explicit is _EMPTY:
             return defaults
-        return Tags(*(mine if mine is not None else default for mine, default in zip(explicit, defaults)))
+        return Tags(*(mine if mine is not None else default for mine, default in zip(explicit, defaults, strict=False)))
     values = list(explicit)
     for i, value in enumerate(values):
         if value is None:

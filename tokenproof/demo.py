@@ -55,7 +55,7 @@ def _start(stack: ExitStack, argv: list[str], pattern: str, what: str, env=None)
     deadline = time.monotonic() + 120
     seen: list[str] = []
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
+        line = proc.stdout.readline() if proc.stdout is not None else ""
         if not line:
             if proc.poll() is not None:
                 break

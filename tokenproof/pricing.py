@@ -34,13 +34,28 @@ from genai_prices import data_snapshot
 from genai_prices import types as gp_types
 
 from tokenproof import semconv, settings
-from tokenproof._pricing_overrides import Overrides, OverrideEntry, PricingError, read_overrides
+from tokenproof._pricing_overrides import OverrideEntry, Overrides, PricingError, read_overrides
 from tokenproof._pricing_plan import InvalidUsage, ModelPlans, PricePlan
 
 __all__ = [
-    "Usage", "Cost", "ModelPrice", "CatalogueEntry", "Overrides", "PricingError",
-    "price", "price_version", "resolve", "catalogue", "load_overrides", "use_overrides",
-    "active_overrides", "unpriced_counts", "reset", "genai_provider_id", "TABLE_VERSION", "price_counts",
+    "TABLE_VERSION",
+    "CatalogueEntry",
+    "Cost",
+    "ModelPrice",
+    "Overrides",
+    "PricingError",
+    "Usage",
+    "active_overrides",
+    "catalogue",
+    "genai_provider_id",
+    "load_overrides",
+    "price",
+    "price_counts",
+    "price_version",
+    "reset",
+    "resolve",
+    "unpriced_counts",
+    "use_overrides",
 ]
 
 log = logging.getLogger(__name__)
@@ -116,7 +131,7 @@ class CatalogueEntry:
 class ModelPrice:
     """A resolved price: what ``price()`` uses for one (provider, model)."""
 
-    __slots__ = ("provider", "model", "model_ref", "source", "_plans", "_factor", "context_window", "name")
+    __slots__ = ("_factor", "_plans", "context_window", "model", "model_ref", "name", "provider", "source")
 
     def __init__(self, provider: str, model: str, model_ref: str, source: str,
                  plans: ModelPlans | PricePlan, discount: Decimal | None,
@@ -326,9 +341,8 @@ def resolve(provider: str, model: str) -> ModelPrice | None:
 
 def price(provider: str, model: str, usage: Usage, *, when: datetime | None = None) -> Cost:
     """The cost of one call; unpriced (usd=None) for an unknown model or unusable usage."""
-    resolved = _resolved.get((provider, model), False)
-    if resolved is False:
-        resolved = resolve(provider, model)
+    key = (provider, model)
+    resolved = _resolved[key] if key in _resolved else resolve(provider, model)
     if resolved is not None:
         try:
             total = resolved.total(usage, when)

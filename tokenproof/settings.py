@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import threading
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["Setting", "SettingsError", "declare", "get", "describe", "reset_cache"]
+__all__ = ["Setting", "SettingsError", "declare", "describe", "get", "reset_cache"]
 
 
 class SettingsError(ValueError):

@@ -25,8 +25,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EncodingUnavailable", "encoding_for_model", "encoding_name_for_model", "get_encoding",
-           "count_tokens", "count_message_tokens", "ENCODING_FILES"]
+__all__ = [
+    "ENCODING_FILES",
+    "EncodingUnavailable",
+    "count_message_tokens",
+    "count_tokens",
+    "encoding_for_model",
+    "encoding_name_for_model",
+    "get_encoding",
+]
 
 O200K = "o200k_base"
 CL100K = "cl100k_base"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["ToolCall", "Answer", "content_hash"]
+__all__ = ["Answer", "ToolCall", "content_hash"]
 
 
 def content_hash(text: str) -> str:

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from tokenproof import settings
-
 from tokenproof.analytics.proof import store as proof_store
 from tokenproof.analytics.proof.judge import JudgeFamilyError
 from tokenproof.analytics.proof.mining import mine

@@ -15,16 +15,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tokenproof.analytics.proof.answer import Answer
 from tokenproof.analytics.proof.gates import FormatVerdict, check_format
 from tokenproof.analytics.proof.sequential import LOSS, TIE, WIN
 
 __all__ = [
-    "JudgeFamilyError", "JudgeFailed", "model_family", "resolve_judge", "build_prompt", "parse_verdict",
-    "combine_orders", "Comparison", "compare", "SWAP_INCONSISTENCY_LIMIT", "question_of",
+    "SWAP_INCONSISTENCY_LIMIT",
+    "Comparison",
+    "JudgeFailed",
+    "JudgeFamilyError",
+    "build_prompt",
+    "combine_orders",
+    "compare",
+    "model_family",
+    "parse_verdict",
+    "question_of",
+    "resolve_judge",
 ]
 
 SWAP_INCONSISTENCY_LIMIT = 0.35
@@ -67,7 +76,7 @@ def model_family(model: str) -> str:
     """The vendor family of a model name ('openai', 'anthropic', 'mistral', ...; else the name)."""
     name = model.strip().lower()
     if "/" in name:
-        vendor, _, rest = name.partition("/")
+        _vendor, _, rest = name.partition("/")
         for family, prefixes in _FAMILIES.items():
             if rest.startswith(prefixes):
                 return family
@@ -171,10 +180,7 @@ def compare(request: dict, baseline: Answer, candidate: Answer, judge_fn: JudgeF
     base_fmt = check_format(request, baseline)
     cand_fmt = check_format(request, candidate, baseline)
     if not cand_fmt.valid or not base_fmt.valid:
-        if not cand_fmt.valid and not base_fmt.valid:
-            outcome = TIE
-        else:
-            outcome = LOSS if not cand_fmt.valid else WIN
+        outcome = TIE if not cand_fmt.valid and not base_fmt.valid else LOSS if not cand_fmt.valid else WIN
         return Comparison(outcome, base_fmt, cand_fmt, decided_by="format")
     question = question_of(request)
     first = judge_fn(build_prompt(question, baseline.rendered(), candidate.rendered(), reference))

@@ -10,12 +10,12 @@ more than ``LENGTH_FLAG_GAP`` the route is flagged: length explains part of the 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-__all__ = ["LengthControl", "length_controlled", "LENGTH_FLAG_GAP"]
+__all__ = ["LENGTH_FLAG_GAP", "LengthControl", "length_controlled"]
 
 LENGTH_FLAG_GAP = 0.10
 _RIDGE = 1e-3

@@ -23,7 +23,7 @@ from tokenproof import pricing, semconv, settings
 from tokenproof.analytics.proof.judge import model_family
 from tokenproof.analytics.proof.sequential import Params, expected_sample_size
 
-__all__ = ["RequestGroup", "Candidate", "mine", "GROUPS_SQL"]
+__all__ = ["GROUPS_SQL", "Candidate", "RequestGroup", "mine"]
 
 settings.declare("proof_candidate_providers", list, [],
                  "other providers whose models may be proposed as candidates (semconv names, comma separated)")
@@ -98,7 +98,7 @@ _SPECIALISED = re.compile(
 
 
 def _per_call(provider: str, model: str, mean_in: float, mean_out: float, cache_share: float) -> float | None:
-    tin, tout = int(round(mean_in)), int(round(mean_out))
+    tin, tout = round(mean_in), round(mean_out)
     usage = pricing.Usage(input_tokens=tin, output_tokens=tout, cache_read_tokens=int(tin * cache_share))
     return pricing.price(provider, model, usage).usd
 
@@ -122,7 +122,7 @@ def mine(store, *, days: int = 30, limit: int = 20, params: Params | None = None
     horizon = settings.get("proof_decision_horizon_days")
     allowed = settings.get("proof_candidate_providers")
     only = set(settings.get("proof_candidate_models"))
-    needed = int(round(max(params.n_min, expected_sample_size(params.q1, params))))
+    needed = round(max(params.n_min, expected_sample_size(params.q1, params)))
     groups = []
     for row in rows:
         span_days = max(1.0, (row["last_seen"] - row["first_seen"]).total_seconds() / 86400.0)

@@ -33,7 +33,7 @@ from tokenproof.analytics.proof.replay import Replayer, answer_from_completion
 from tokenproof.analytics.proof.route import RouteEvidence, comparison_record, route_id
 from tokenproof.analytics.proof.sequential import Params, alpha_spending, e_bh
 
-__all__ = ["BatchRequest", "BatchFileError", "batch_request", "read_batch", "fingerprint", "prove", "run_cli"]
+__all__ = ["BatchFileError", "BatchRequest", "batch_request", "fingerprint", "prove", "read_batch", "run_cli"]
 
 
 class ReplayError(RuntimeError):
@@ -216,7 +216,7 @@ def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge
                                   for r in evidence.records]
         results.append(summary)
     e_bh_kept = e_bh([r["e_value"] for r in results], nominal_alpha)
-    for result, kept in zip(results, e_bh_kept):
+    for result, kept in zip(results, e_bh_kept, strict=False):
         result["e_bh_switch"] = bool(kept and result["decision"] == "switch")
     return {
         "candidate": candidate, "group_by": group_by, "requests": len(requests),

@@ -18,7 +18,7 @@ from tokenproof.analytics.proof import store as proof_store
 from tokenproof.analytics.proof.sequential import SWITCH, Params, e_bh
 from tokenproof.analytics.proof.shadow import evidence_for
 
-__all__ = ["route_states", "recommendations"]
+__all__ = ["recommendations", "route_states"]
 
 VOLUME_SQL = """
 SELECT count() AS calls, avg(InputTokens) AS mean_in, avg(OutputTokens) AS mean_out,
@@ -75,7 +75,7 @@ def recommendations(store) -> dict:
     states = route_states(store)
     flags = e_bh([s["evidence"]["e_value"] for s in states], 0.05) if states else []
     items = []
-    for state, portfolio_ok in zip(states, flags):
+    for state, portfolio_ok in zip(states, flags, strict=False):
         route, evidence = state["route"], state["evidence"]
         if evidence["decision"] != SWITCH:
             continue

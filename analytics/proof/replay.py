@@ -23,7 +23,7 @@ from tokenproof import pricing, semconv, tag
 from tokenproof.analytics.proof.answer import Answer, ToolCall
 from tokenproof.analytics.proof.judge import model_family
 
-__all__ = ["Replayer", "provider_of", "price_answer"]
+__all__ = ["Replayer", "price_answer", "provider_of"]
 
 # family -> semconv gen_ai.provider.name used for pricing
 _PRICING_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "mistral": "mistral_ai",
@@ -166,7 +166,7 @@ class Replayer:
         try:
             with tag(traffic_class=traffic_class, feature=feature or self.feature):
                 answer = self._adapter(model).send(body, model)
-        except Exception as exc:  # noqa: BLE001 - any provider failure is recorded on the answer
+        except Exception as exc:
             answer = Answer(model=model, error=f"{type(exc).__name__}: {exc}"[:500])
         answer.latency_s = time.perf_counter() - started
         price_answer(answer)

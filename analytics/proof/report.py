@@ -11,7 +11,7 @@ import html
 import json
 from pathlib import Path
 
-__all__ = ["write_report", "render_html"]
+__all__ = ["render_html", "write_report"]
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}

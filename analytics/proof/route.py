@@ -19,7 +19,7 @@ from tokenproof.analytics.proof.judge import SWAP_INCONSISTENCY_LIMIT, Compariso
 from tokenproof.analytics.proof.lengthctl import length_controlled
 from tokenproof.analytics.proof.sequential import LOSS, SPRT, SWITCH, UNINFORMATIVE, WIN, Params
 
-__all__ = ["route_id", "lineage_id", "comparison_record", "RouteEvidence"]
+__all__ = ["RouteEvidence", "comparison_record", "lineage_id", "route_id"]
 
 
 def _hash(obj) -> str:

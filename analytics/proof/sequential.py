@@ -20,15 +20,30 @@ Pure Python plus scipy; no I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from scipy import special, stats
 
 __all__ = [
-    "WIN", "TIE", "LOSS", "OUTCOMES", "SWITCH", "KEEP", "UNDECIDED", "UNINFORMATIVE",
-    "Params", "SPRT", "EProcess", "Tally", "clopper_pearson_lower", "fixed_sample_size",
-    "expected_sample_size", "e_bh", "alpha_spending", "run_sequence",
+    "KEEP",
+    "LOSS",
+    "OUTCOMES",
+    "SPRT",
+    "SWITCH",
+    "TIE",
+    "UNDECIDED",
+    "UNINFORMATIVE",
+    "WIN",
+    "EProcess",
+    "Params",
+    "Tally",
+    "alpha_spending",
+    "clopper_pearson_lower",
+    "e_bh",
+    "expected_sample_size",
+    "fixed_sample_size",
+    "run_sequence",
 ]
 
 WIN, TIE, LOSS = "win", "tie", "loss"

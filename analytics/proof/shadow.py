@@ -23,7 +23,7 @@ from tokenproof.analytics.proof.replay import Replayer, answer_from_completion, 
 from tokenproof.analytics.proof.route import RouteEvidence, comparison_record, lineage_id, route_id
 from tokenproof.analytics.proof.sequential import Params
 
-__all__ = ["ShadowSpec", "run_shadow", "evidence_for", "BudgetExhausted"]
+__all__ = ["BudgetExhausted", "ShadowSpec", "evidence_for", "run_shadow"]
 
 settings.declare("proof_shadow_budget_usd", float, 5.0, "default spend cap (USD) of shadow and judge calls per route")
 settings.declare("proof_judge_model", str, "", "judge model for shadow runs (empty = the baseline's model)")

@@ -12,8 +12,16 @@ from typing import Any
 
 from tokenproof import semconv
 
-__all__ = ["save_route", "get_route", "list_routes", "next_version", "insert_comparisons",
-           "load_comparisons", "captured_prompts", "ROUTE_COLUMNS"]
+__all__ = [
+    "ROUTE_COLUMNS",
+    "captured_prompts",
+    "get_route",
+    "insert_comparisons",
+    "list_routes",
+    "load_comparisons",
+    "next_version",
+    "save_route",
+]
 
 ROUTE_COLUMNS = ["RouteId", "Lineage", "Version", "ServiceName", "Feature", "PromptFingerprint",
                  "BaselineProvider", "BaselineModel", "CandidateModel", "CandidatePromptHash", "JudgeModel",
@@ -79,7 +87,7 @@ LIMIT {limit:UInt32}
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def save_route(store, route: dict) -> None:
@@ -92,7 +100,7 @@ def save_route(store, route: dict) -> None:
 
 
 def _route_dict(values) -> dict:
-    return dict(zip(ROUTE_COLUMNS, values))
+    return dict(zip(ROUTE_COLUMNS, values, strict=False))
 
 
 def get_route(store, route_id: str) -> dict | None:
@@ -122,7 +130,7 @@ def insert_comparisons(store, route_id: str, version: int, records: list[dict], 
             if value is None and column not in _NULLABLE:
                 value = _EMPTY[to]
             values.append(None if value is None else to(value))
-        rows.append([now, route_id, version, start_seq + offset] + values)
+        rows.append([now, route_id, version, start_seq + offset, *values])
     store.insert("proof_comparisons", rows, columns)
 
 
@@ -134,7 +142,7 @@ def load_comparisons(store, route_id: str) -> list[dict]:
     records = []
     for row in store.query_rows(SELECT_COMPARISONS, {"route": route_id}):
         record = {"route_id": route_id, "timestamp": str(row[0]), "seq": int(row[1])}
-        for (column, key, _to, back), value in zip(_COMPARISON_FIELDS, row[2:]):
+        for (_column, key, _to, back), value in zip(_COMPARISON_FIELDS, row[2:], strict=False):
             record[key] = back(value) if value is not None else None
         records.append(record)
     return records

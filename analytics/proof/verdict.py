@@ -20,12 +20,13 @@ Contract (other tools call it; keep it stable):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from tokenproof.analytics.proof.sequential import LOSS, OUTCOMES, SPRT, UNDECIDED, EProcess, Params
 
-__all__ = ["VerdictError", "parse_lines", "decide", "verdict"]
+__all__ = ["VerdictError", "decide", "parse_lines", "verdict"]
 
 
 class VerdictError(ValueError):

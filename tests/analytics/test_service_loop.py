@@ -18,7 +18,7 @@ from tokenproof.collector.testing import insert_spans
 class _Hook(BaseHTTPRequestHandler):
     received: list = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         _Hook.received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
         self.send_response(200)
         self.end_headers()

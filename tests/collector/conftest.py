@@ -50,10 +50,11 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
-    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+    def start(self, timeout: float = 60.0) -> ServiceProcess:
         cmd = [sys.executable, "-m", "tokenproof.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                "--data-dir", self.data_dir, *self.extra_args]
-        self._stderr = open(os.path.join(self.data_dir, "..", f"serve-{os.getpid()}-{time.time_ns()}.err"), "w")
+        self._stderr = open(  # noqa: SIM115 - closed in stop()
+            os.path.join(self.data_dir, "..", f"serve-{os.getpid()}-{time.time_ns()}.err"), "w")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=self.env)
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: [lines.put(line) for line in self.proc.stdout], daemon=True).start()

@@ -7,12 +7,13 @@ import datetime as dt
 import pytest
 from fastapi.testclient import TestClient
 
-from tokenproof import pricing, semconv as sc
+from tokenproof import pricing
+from tokenproof import semconv as sc
 from tokenproof.collector.app import create_app
 from tokenproof.collector.reprice import parse_time
 from tokenproof.collector.testing import insert_spans
 
-T0 = dt.datetime(2026, 10, 5, 14, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 10, 5, 14, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture()

@@ -82,7 +82,7 @@ def test_exporter_insert_lands_in_llm_calls_typed(store):
 
 
 def test_helper_spans_are_typed_and_rolled_up(store):
-    hour = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.timezone.utc)
+    hour = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
     base = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "anthropic",
             sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5", sc.GEN_AI_USAGE_INPUT_TOKENS: 1000,
             sc.GEN_AI_USAGE_OUTPUT_TOKENS: 200, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 400,

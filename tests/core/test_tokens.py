@@ -73,7 +73,7 @@ def test_corrupted_encoding_file_is_refused_with_a_clear_error(fresh_encodings, 
     data[100] = ord("A") if data[100] != ord("A") else ord("B")
     corrupted.write_bytes(gzip.compress(bytes(data)))
     tokens._file_overrides["o200k_base"] = corrupted
-    with pytest.raises(tokens.EncodingUnavailable, match="SHA-256 .* but tiktoken expects 446a9538"):
+    with pytest.raises(tokens.EncodingUnavailable, match=r"SHA-256 .* but tiktoken expects 446a9538"):
         tokens.count_tokens("gpt-4o", "hello world")
     # the intact cl100k file still loads
     assert tokens.count_tokens("gpt-4", "hello world") == 2

@@ -8,7 +8,8 @@ provider server (``tokenproof.provider.testing.run_provider``).
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider

@@ -6,7 +6,8 @@ import anthropic
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tokenproof import pricing, semconv as sc
+from tokenproof import pricing
+from tokenproof import semconv as sc
 
 from .conftest import anthropic_client, anthropic_events, anthropic_message, sse
 
@@ -57,10 +58,7 @@ def test_create_whole_span_with_cache_tokens(instrumented):
 async def test_create_stream(instrumented, is_async):
     client = anthropic_client(_handler, is_async=is_async)
     stream = client.messages.create(**KW, stream=True)
-    if is_async:
-        types = [e.type async for e in await stream]
-    else:
-        types = [e.type for e in stream]
+    types = [e.type async for e in await stream] if is_async else [e.type for e in stream]
     assert types[0] == "message_start" and types[-1] == "message_stop"
     span = instrumented.only_span()
     assert span.attributes[sc.GEN_AI_REQUEST_STREAM] is True

@@ -31,7 +31,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.path == "/v1/traces":
                     request = ExportTraceServiceRequest.FromString(body)
@@ -50,7 +50,7 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self.thread.start()
         return self
 
@@ -109,7 +109,7 @@ def test_example_app_under_opentelemetry_instrument(provider):
     assert [span.name for _, span in llm] == ["chat gpt-4o", "chat gpt-4o-mini", "chat claude-3-5-haiku-latest"]
     expected_tags = [("support-answer", "pro", "acme-corp"), ("ticket-summary", "free", "globex"),
                      ("triage", "free", "globex")]
-    for (resource, span), (feature, tier, customer) in zip(llm, expected_tags):
+    for (resource, span), (feature, tier, customer) in zip(llm, expected_tags, strict=False):
         attrs = _attrs(span)
         assert resource["service.name"] == "example-app"
         assert span.kind == span.SPAN_KIND_CLIENT

@@ -10,7 +10,8 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel
 
-from tokenproof import pricing, semconv as sc
+from tokenproof import pricing
+from tokenproof import semconv as sc
 
 from .conftest import Recorder, chat_chunks, chat_completion, openai_client, reinstrument, sse
 
@@ -192,7 +193,7 @@ def test_stream_closed_early_by_close(instrumented):
 def test_stream_closed_early_by_context_exit(instrumented):
     client = _stream_client(Recorder())
     with client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True) as stream:
-        for chunk in stream:
+        for _chunk in stream:
             break
     assert instrumented.only_span().attributes[sc.TP_STREAM_CLOSED_EARLY] is True
 
@@ -209,7 +210,7 @@ def test_stream_abandoned_ends_on_garbage_collection(instrumented):
 def test_stream_temporary_left_early_or_never_read_ends_its_span(instrumented):
     """The proxy of a temporary stream is gone before its first chunk: the chunk iterator ends the span."""
     client = _stream_client(Recorder())
-    for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
+    for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):  # noqa: B007
         break
     del chunk
     span = instrumented.only_span()  # ended as soon as the loop dropped the iterator (no gc needed)
@@ -337,10 +338,7 @@ async def test_responses_create_and_stream(instrumented, is_async):
     assert result.output_text == "Hi!"
     stream = client.responses.create(model="gpt-4o", input="Say hi", stream=True)
     stream = await stream if is_async else stream
-    if is_async:
-        events = [e.type async for e in stream]
-    else:
-        events = [e.type for e in stream]
+    events = [e.type async for e in stream] if is_async else [e.type for e in stream]
     assert events == ["response.created", "response.output_text.delta", "response.completed"]
     spans = instrumented.llm_spans()
     assert [s.name for s in spans] == ["chat gpt-4o", "chat gpt-4o"]

@@ -10,7 +10,13 @@ import pytest
 from tokenproof.analytics.proof.answer import Answer, ToolCall
 from tokenproof.analytics.proof.gates import check_format
 from tokenproof.analytics.proof.judge import (
-    JudgeFamilyError, build_prompt, combine_orders, compare, model_family, parse_verdict, resolve_judge,
+    JudgeFamilyError,
+    build_prompt,
+    combine_orders,
+    compare,
+    model_family,
+    parse_verdict,
+    resolve_judge,
 )
 from tokenproof.analytics.proof.lengthctl import length_controlled
 
@@ -122,7 +128,7 @@ def test_judge_of_the_candidates_family_is_refused():
     assert model_family("mistralai/Mixtral-8x7B-Instruct-v0.1") == "mistral"
     assert resolve_judge("gpt-4-1106-preview", "mixtral-8x7b-instruct") == "gpt-4-1106-preview"
     assert resolve_judge("gpt-4o", "gpt-4o-mini", judge="claude-sonnet-4") == "claude-sonnet-4"
-    with pytest.raises(JudgeFamilyError, match="candidate 'gpt-4o-mini'.s family"):
+    with pytest.raises(JudgeFamilyError, match=r"candidate 'gpt-4o-mini'.s family"):
         resolve_judge("gpt-4o", "gpt-4o-mini")
     with pytest.raises(JudgeFamilyError, match="--judge"):
         resolve_judge("gpt-4o", "claude-haiku-4-5", judge="claude-opus-4")

@@ -73,9 +73,9 @@ def _traffic(store, now):
 def test_mining_proposes_cheaper_candidates_and_flags_tiny_groups(service, monkeypatch):
     store, client, _provider = service
     monkeypatch.setenv("TOKENPROOF_PROOF_SHADOW_SAMPLE_RATE", "0.5")
-    _traffic(store, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    _traffic(store, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     unknown = _span(None, feature="private-model", model="acme-private-llm", fingerprint="fp-x", capture=False,
-                    when=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+                    when=dt.datetime.now(dt.UTC).replace(tzinfo=None))
     unknown["attributes"][semconv.TP_COST_STATUS] = semconv.COST_UNPRICED
     del unknown["attributes"][semconv.GEN_AI_USAGE_COST]
     insert_spans(store, [unknown] * 3)
@@ -101,7 +101,7 @@ def test_mining_proposes_cheaper_candidates_and_flags_tiny_groups(service, monke
 
 def test_shadow_run_stores_judged_comparisons_in_both_orders_and_recommends(service):
     store, client, provider = service
-    _traffic(store, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    _traffic(store, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     body = {"service": "shop", "feature": "math-tutor", "fingerprint": "fp-math", "baseline": GPT4,
             "candidate": "mixtral-8x7b-instruct", "base_url": provider.base_url_openai, "limit": 80,
             "budget_usd": 5.0}
@@ -135,7 +135,7 @@ def test_shadow_run_stores_judged_comparisons_in_both_orders_and_recommends(serv
 
 def test_changing_the_judge_is_a_new_route_version_with_fresh_evidence(service):
     store, client, provider = service
-    _traffic(store, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    _traffic(store, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     auth = {"Authorization": f"Bearer {TOKEN}"}
     body = {"feature": "math-tutor", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct",
             "base_url": provider.base_url_openai, "limit": 5}
@@ -152,7 +152,7 @@ def test_changing_the_judge_is_a_new_route_version_with_fresh_evidence(service):
 
 def test_budget_stops_the_shadow_run(service):
     store, client, provider = service
-    _traffic(store, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    _traffic(store, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     body = {"feature": "math-tutor", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct",
             "base_url": provider.base_url_openai, "limit": 80, "budget_usd": 0.05}
     result = client.post("/api/v1/shadow-runs", json=body, headers={"Authorization": f"Bearer {TOKEN}"}).json()
@@ -195,7 +195,7 @@ def test_cli_commands_go_through_the_service(live_service, capsys, monkeypatch):
     from tokenproof.cli import main
     monkeypatch.setenv("TOKENPROOF_PROOF_SHADOW_SAMPLE_RATE", "0.5")
     store, provider = live_service
-    _traffic(store, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    _traffic(store, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     assert main(["candidates"]) == 0
     out = capsys.readouterr().out
     assert "math-tutor" in out and "per month" in out and "too small to decide" in out
@@ -210,7 +210,7 @@ def test_cli_commands_go_through_the_service(live_service, capsys, monkeypatch):
 
 def test_shadow_run_on_uploaded_requests(service):
     from tokenproof.analytics.proof.examples import gsm8k_batch_lines
-    store, client, provider = service
+    _store, client, provider = service
     lines = gsm8k_batch_lines(60, seed=4, feature="mmlu:high_school_mathematics")
     body = {"feature": "homework", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct",
             "base_url": provider.base_url_openai, "limit": 60, "requests": lines}

@@ -55,19 +55,19 @@ def test_format_invalid_counts_as_a_loss(tmp_path, capsys):
 
 def test_one_loss_needs_38(tmp_path, capsys):
     rows = [{"route": "r", "outcome": "loss"}] + [{"route": "r", "outcome": "tie"}] * 60
-    code, out, _ = _run(capsys, _write(tmp_path / "c.jsonl", rows))
+    _code, out, _ = _run(capsys, _write(tmp_path / "c.jsonl", rows))
     assert (out[0]["decision"], out[0]["n"]) == ("switch", 38)
 
 
 def test_options_change_the_decision(tmp_path, capsys):
     rows = [{"route": "r", "outcome": "win"}] * 12
     path = _write(tmp_path / "c.jsonl", rows)
-    code, out, _ = _run(capsys, path)
+    _code, out, _ = _run(capsys, path)
     assert out[0]["decision"] == "undecided"
-    code, out, _ = _run(capsys, path, "--min-n", "10", "--q0", "0.7", "--q1", "0.9",
+    _code, out, _ = _run(capsys, path, "--min-n", "10", "--q0", "0.7", "--q1", "0.9",
                         "--alpha", "0.1", "--beta", "0.1")
     assert (out[0]["decision"], out[0]["n"]) == ("switch", 10)
-    code, out, _ = _run(capsys, path, "--min-n", "5", "--max-n", "6")
+    _code, out, _ = _run(capsys, path, "--min-n", "5", "--max-n", "6")
     assert (out[0]["decision"], out[0]["n"]) == ("undecided", 6)
 
 

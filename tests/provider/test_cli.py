@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-
 from pathlib import Path
 
 import openai
@@ -18,7 +17,7 @@ CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "tokenproof
 
 
 def test_cli_port_zero_prints_address_and_serves(gsm8k_split):
-    proc = subprocess.Popen(CLI + ["provider", "--port", "0"],
+    proc = subprocess.Popen([*CLI, "provider", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -38,10 +37,10 @@ def test_cli_port_zero_prints_address_and_serves(gsm8k_split):
 
 
 def test_cli_refuses_non_loopback_and_bad_model_map():
-    out = subprocess.run(CLI + ["provider", "--host", "0.0.0.0", "--port", "0"],
+    out = subprocess.run([*CLI, "provider", "--host", "0.0.0.0", "--port", "0"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "loopback" in out.stderr
-    out = subprocess.run(CLI + ["provider", "--port", "0", "--model", "x=gpt9"],
+    out = subprocess.run([*CLI, "provider", "--port", "0", "--model", "x=gpt9"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "x=gpt9" in out.stderr
 

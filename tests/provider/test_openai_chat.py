@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 
 import openai
@@ -177,11 +178,10 @@ async def test_async_client_stream(provider, gsm8k_split):
 
 
 def test_parse_with_a_pydantic_model(client, gsm8k_split):
-    from enum import Enum
 
     from pydantic import BaseModel
 
-    class Kind(str, Enum):
+    class Kind(enum.StrEnum):
         arithmetic = "arithmetic"
         other = "other"
 

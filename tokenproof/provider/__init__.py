@@ -5,7 +5,7 @@ Entry points: ``tokenproof provider`` (``cli.py``), ``create_app(options)`` (``a
 JUDGE.md (the judge-mode contract). Data: ``data/`` (RouteLLM subset, Apache-2.0, see data/NOTICE).
 """
 
-__all__ = ["create_app", "run_provider", "ProviderOptions"]
+__all__ = ["ProviderOptions", "create_app", "run_provider"]
 
 
 def __getattr__(name: str):

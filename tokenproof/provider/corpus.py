@@ -48,7 +48,7 @@ class Record:
     labels: dict[str, float]          # recorded model -> quality (1/0 for correctness, grade/10)
     reference: str | None = None      # gold / reference answer when one exists
     turn: int = 0
-    previous_turn: "Record | None" = None
+    previous_turn: Record | None = None
     key_letter: str | None = None     # MMLU synthetic key
     extra: dict = field(default_factory=dict)
 

@@ -62,10 +62,7 @@ def error_response(flavour: str, status: int, options: ProviderOptions, message:
         headers["retry-after"] = str(int(options.retry_after_s)) if options.retry_after_s == int(options.retry_after_s) \
             else str(options.retry_after_s)
         headers["retry-after-ms"] = str(int(options.retry_after_s * 1000))
-    if flavour == "openai":
-        body = openai_error_body(status, message, param)
-    else:
-        body = anthropic_error_body(status, message)
+    body = openai_error_body(status, message, param) if flavour == "openai" else anthropic_error_body(status, message)
     if status == 529 and flavour == "anthropic":
         headers["x-should-retry"] = "true"
     return JSONResponse(body, status_code=status, headers=headers)

@@ -153,7 +153,7 @@ async def chat_completions(request: Request) -> Response:
         return error_response("openai", exc.status, options, exc.message, exc.param)
 
     head = json.dumps({"tools": body.get("tools"), "response_format": body.get("response_format")}, sort_keys=True)
-    segments = [head] + segments
+    segments = [head, *segments]
     prompt_tokens = count_tokens("".join(segments), info.requested) + 3 * len(messages) + 3
     cached = state.cache.openai_cached(info.requested, segments)
     tool = pick_tool(tools, forced, conv)

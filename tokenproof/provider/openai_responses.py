@@ -92,7 +92,7 @@ async def responses(request: Request) -> Response:
     fmt = ((body.get("text") or {}).get("format") or {})
     json_mode = fmt.get("type") in ("json_object", "json_schema")
     schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
-    segments = [json.dumps({"tools": body.get("tools"), "text": body.get("text")}, sort_keys=True)] + segments
+    segments = [json.dumps({"tools": body.get("tools"), "text": body.get("text")}, sort_keys=True), *segments]
     prompt_tokens = count_tokens("".join(segments), info.requested) + 3 * len(segments)
     cached = state.cache.openai_cached(info.requested, segments)
     c = complete(conv, info, options, max_tokens=body.get("max_output_tokens"),
@@ -180,7 +180,7 @@ async def embeddings(request: Request) -> Response:
     state = request.app.state
     options = state.options
     try:
-        body, info, fault = await begin(request)
+        body, info, _fault = await begin(request)
         if info.recording != "embedding":
             raise ProviderError(400, f"{info.requested} does not support embeddings.", "model")
         raw = body.get("input")
@@ -193,7 +193,7 @@ async def embeddings(request: Request) -> Response:
         return error_response("openai", exc.status, options, exc.message, exc.param)
     texts = [item if isinstance(item, str) else " ".join(map(str, item)) for item in raw]
     tokens = sum(count_tokens(t, "text-embedding-3-small") if isinstance(item, str) else len(item)
-                 for t, item in zip(texts, raw))
+                 for t, item in zip(texts, raw, strict=False))
     data = []
     for i, text in enumerate(texts):
         vec = embedding_vector(text, dims)

@@ -30,7 +30,7 @@ class ProviderOptions:
     anthropic_cache_min_tokens: int = 1024
 
     @classmethod
-    def from_kwargs(cls, **kwargs) -> "ProviderOptions":
+    def from_kwargs(cls, **kwargs) -> ProviderOptions:
         names = {f.name for f in fields(cls)}
         unknown = set(kwargs) - names
         if unknown:

@@ -2,10 +2,10 @@
 
 The provider answers with recorded real model outputs from lm-sys/RouteLLM (commit 0b64fdaf,
 Apache-2.0). The project must run without the source tree, so this script copies the subset the
-provider needs into ``devkit/tokenproof_devkit/provider/data/`` as gzipped JSONL, excluding every prompt the
-source flags as contaminated (``*/contaminated_prompts.jsonl``)::
+provider needs into ``devkit/tokenproof_devkit/provider/data/`` as gzipped JSONL, excluding every
+prompt the source flags as contaminated (``*/contaminated_prompts.jsonl``)::
 
-    python -m tokenproof_devkit.provider.build_data /work/shared/data/routellm
+    python -m tokenproof_devkit.provider.build_data <path to a RouteLLM checkout>
 
 Outputs (one JSON object per line):
 - ``gsm8k.jsonl.gz``: id, prompt, gold (reference solution ending in ``#### N``), answers and
@@ -132,7 +132,10 @@ def build_mt_bench(root: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    root = Path(argv[0] if argv else "/work/shared/data/routellm")
+    if len(argv) != 1:
+        print("usage: python -m tokenproof_devkit.provider.build_data <path to a RouteLLM checkout>", file=sys.stderr)
+        return 2
+    root = Path(argv[0])
     OUT.mkdir(exist_ok=True)
     build_gsm8k(root)
     build_mmlu(root)

@@ -1,7 +1,8 @@
-"""Packages of the one `tokenproof` distribution.
+"""Packages of the `tokenproof` distribution (the product).
 
 The top-level folders are mapped into the `tokenproof` import package (see `package-dir` in
-pyproject.toml); this lists every subpackage below them so new subfolders need no edit here.
+pyproject.toml); this lists every subpackage below them so new subfolders need no edit here. The dev
+kit (`devkit/`) is a distribution of its own and is not listed.
 """
 
 from setuptools import find_packages, setup

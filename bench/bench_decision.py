@@ -1,6 +1,6 @@
 """Decision benchmark on real recorded data: does the switch decision keep its promises?
 
-Data: the provider's shipped copy of lm-sys/RouteLLM recordings (``tokenproof/provider/data``,
+Data: the provider's shipped copy of lm-sys/RouteLLM recordings (``devkit/tokenproof_devkit/provider/data``,
 Apache-2.0): GPT-4-1106-preview (baseline) and Mixtral-8x7B-Instruct (candidate) on GSM8K, MMLU by
 subject and MT-bench by category, with real correctness labels (GSM8K, MMLU) or GPT-4 grades
 (MT-bench). Each feature is one population (one route).
@@ -44,7 +44,7 @@ from scipy import special, stats
 
 from tokenproof import pricing
 from tokenproof.analytics.proof import sequential as sq
-from tokenproof.provider.corpus import GPT4, MIXTRAL, get_corpus
+from tokenproof_devkit.provider.corpus import GPT4, MIXTRAL, get_corpus
 
 BASELINE = ("openai", "gpt-4-1106-preview")
 CANDIDATE = ("mistral_ai", "open-mixtral-8x7b")
@@ -292,8 +292,8 @@ def _portfolio(portfolio, params: sq.Params, runs: int) -> None:
 
 def _prove_end_to_end() -> None:
     try:
-        from tokenproof.analytics.proof.examples import write_gsm8k_batch
-        from tokenproof.provider.testing import run_provider
+        from tokenproof_devkit.examples import write_gsm8k_batch
+        from tokenproof_devkit.provider.testing import run_provider
     except ImportError as exc:  # the provider's test server or prove not available in this checkout
         print(f"\n`tokenproof prove` end to end: skipped ({exc})")
         return

@@ -11,20 +11,27 @@ Features (each a different request group for the cost reports and the proof engi
 - writing-assistant: MT-bench writing prompts on Anthropic claude-sonnet (streamed with .stream())
 - doc-search: embeddings
 
-Usage: python examples/support_app.py [--calls N] [--seed S]
+The prompts come from the app's own data file, ``support_app_inputs.jsonl`` beside it (one
+``{"feature", "id", "prompt"}`` object a line; real GSM8K, MMLU and MT-bench questions, see NOTICE
+in this folder), or from ``--inputs PATH``.
+
+Usage: python examples/support_app.py [--calls N] [--seed S] [--inputs PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
+from pathlib import Path
 
 import anthropic
 import openai
 
 import tokenproof
-from tokenproof.provider.corpus import get_corpus
+
+INPUTS = Path(__file__).with_name("support_app_inputs.jsonl")
 
 MATH_SYSTEM = "You are a patient maths tutor. Solve the problem step by step and end with the final number."
 QUIZ_SYSTEM = "Answer the multiple-choice question with the letter of the correct option."
@@ -32,21 +39,27 @@ WRITING_SYSTEM = "You are a helpful writing assistant."
 CUSTOMERS = {"pro": ["acme", "globex", "initech"], "free": ["u-1001", "u-1002", "u-1003", "u-1004"]}
 
 
-def _prompts():
-    corpus = get_corpus()
-    math = [r.prompt for r in corpus.records if r.dataset == "gsm8k"]
-    quiz = [r.prompt for r in corpus.records if r.feature == "mmlu:marketing"]
-    writing = [r.prompt for r in corpus.records if r.feature == "mt_bench:writing" and r.turn == 0]
-    return math, quiz, writing
+def _prompts(path: Path) -> tuple[list[str], list[str], list[str]]:
+    by_feature: dict[str, list[str]] = {"math-tutor": [], "marketing-quiz": [], "writing-assistant": []}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                row = json.loads(line)
+                by_feature.setdefault(row["feature"], []).append(row["prompt"])
+    empty = [feature for feature, prompts in by_feature.items() if not prompts]
+    if empty:
+        raise SystemExit(f"support_app: {path} has no prompts for {', '.join(empty)}")
+    return by_feature["math-tutor"], by_feature["marketing-quiz"], by_feature["writing-assistant"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=240, help="number of LLM calls to make")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--inputs", type=Path, default=INPUTS, help="prompts file (JSONL: feature, id, prompt)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
-    math, quiz, writing = _prompts()
+    math, quiz, writing = _prompts(args.inputs)
     oai = openai.OpenAI(max_retries=2)
     claude = anthropic.Anthropic(max_retries=2)
     done = 0

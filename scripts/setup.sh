@@ -9,4 +9,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
 fi
-.venv/bin/python -m pip install -q -e ".[test]"
+# the core with its test extra, and the dev kit (a distribution of its own in devkit/, not on PyPI)
+.venv/bin/python -m pip install -q -e ".[test]" -e "./devkit[demo]"

@@ -1,6 +1,7 @@
 """The package layout's dependency arrows hold (house style): a user installing the bare package gets
 an instrumentation that imports nothing of the collector or analytics, and the collector never
-imports analytics (it mounts their API routers by entry point)."""
+imports analytics (it mounts their API routers by entry point). The dev kit (`tokenproof_devkit`, a
+distribution of its own) may import the product; no product module imports the dev kit."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ FOLDERS = {
     "tokenproof.analytics": ROOT / "analytics",
     "tokenproof.dashboards": ROOT / "dashboards",
 }
+DEVKIT = "tokenproof_devkit"
 # package -> packages of ours it must never import
 FORBIDDEN = {
-    "tokenproof.instrumentation": ("tokenproof.collector", "tokenproof.analytics", "tokenproof.dashboards"),
-    "tokenproof.collector": ("tokenproof.analytics", "tokenproof.dashboards", "tokenproof.instrumentation"),
-    "tokenproof.analytics": ("tokenproof.dashboards",),
-    "tokenproof": ("tokenproof.collector", "tokenproof.analytics", "tokenproof.dashboards"),
+    "tokenproof.instrumentation": ("tokenproof.collector", "tokenproof.analytics", "tokenproof.dashboards", DEVKIT),
+    "tokenproof.collector": ("tokenproof.analytics", "tokenproof.dashboards", "tokenproof.instrumentation", DEVKIT),
+    "tokenproof.analytics": ("tokenproof.dashboards", DEVKIT),
+    "tokenproof.dashboards": (DEVKIT,),
+    "tokenproof": ("tokenproof.collector", "tokenproof.analytics", "tokenproof.dashboards", DEVKIT),
 }
 
 
@@ -40,11 +43,16 @@ def test_dependency_arrows_hold():
     for package, banned in FORBIDDEN.items():
         folder = FOLDERS[package]
         for path in folder.rglob("*.py"):
-            if package == "tokenproof" and "provider" in path.parts and path.name == "testing.py":
-                continue
             for name in _imports(path):
                 if any(name == b or name.startswith(b + ".") for b in banned):
                     problems.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert problems == []
+
+
+def test_example_apps_stand_alone():
+    """The examples play a user's app: they import tokenproof's public API, never the dev kit."""
+    problems = [f"{path.relative_to(ROOT)} imports {name}" for path in (ROOT / "examples").rglob("*.py")
+                for name in _imports(path) if name == DEVKIT or name.startswith(DEVKIT + ".")]
     assert problems == []
 
 

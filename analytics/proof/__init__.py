@@ -16,8 +16,7 @@ Modules (read ``../shared/reference/proof-procedure.md`` for the why and the num
 - ``mining``      request groups ranked by spend, cheaper candidates, too-small groups flagged
 - ``shadow``      judged shadow runs with a spend budget; ``recommend`` decided routes -> savings
 - ``api``         service router (entry point ``tokenproof.api``: proof); ``client`` and ``cli`` the CLI
-- ``examples``    Batch API example files from the recorded GSM8K / MMLU corpus
 
 May import the tokenproof core, the collector's store/auth (never its internals), scipy/numpy,
-jsonschema, the provider SDKs; ``examples`` reads the provider's recorded corpus.
+jsonschema, the provider SDKs; never the dev kit (example Batch files: ``tokenproof_devkit.examples``).
 """

@@ -2,7 +2,7 @@
 
 Unit tests use the SDKs' own mock transports (``httpx2.MockTransport`` for openai 3.x, the
 ``httpx`` one for anthropic) with canned JSON / SSE bodies; integration tests use the local
-provider server (``tokenproof.provider.testing.run_provider``).
+provider server (``tokenproof_devkit.provider.testing.run_provider``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tokenproof import semconv as sc
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.provider.testing import run_provider
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "examples" / "instrumented_app.py"

@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 from tokenproof import semconv as sc
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.provider.testing import run_provider
 
 OPENAI_V1 = "openai==1.68.2"
 

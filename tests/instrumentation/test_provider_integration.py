@@ -8,7 +8,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from tokenproof import semconv as sc
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.provider.testing import run_provider
 
 MESSAGES = [{"role": "system", "content": "Answer in one sentence."},
             {"role": "user", "content": "Why is the sky blue?"}]

@@ -10,13 +10,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tokenproof import semconv
-from tokenproof.analytics.proof.examples import write_gsm8k_batch
 from tokenproof.analytics.proof.prove import prove, read_batch
 from tokenproof.analytics.proof.replay import Replayer
 from tokenproof.analytics.proof.sequential import Params
 from tokenproof.cli import main
 from tokenproof.instrumentation import TokenproofInstrumentor
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.examples import write_gsm8k_batch
+from tokenproof_devkit.provider.testing import run_provider
 
 
 def test_shadow_and_judge_calls_carry_their_traffic_class(tmp_path):

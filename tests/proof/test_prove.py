@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from tokenproof.analytics.proof.examples import gsm8k_batch_lines, write_gsm8k_batch
 from tokenproof.cli import main
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.examples import gsm8k_batch_lines, write_gsm8k_batch
+from tokenproof_devkit.provider.testing import run_provider
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_prove_decides_per_feature_and_writes_a_readable_report(tmp_path, provid
 
 def test_recorded_baseline_responses_are_not_replayed(tmp_path, provider, capsys):
     lines = gsm8k_batch_lines(35, seed=5, feature="mmlu:high_school_mathematics")
-    from tokenproof.provider.corpus import GPT4, get_corpus
+    from tokenproof_devkit.provider.corpus import GPT4, get_corpus
     by_prompt = {r.prompt: r for r in get_corpus().records}
     for line in lines:
         record = by_prompt[line["body"]["messages"][-1]["content"]]
@@ -86,7 +86,7 @@ def test_malformed_batch_file_names_the_line(tmp_path, capsys):
 
 def test_truncated_candidate_answers_lose_without_a_judge(tmp_path, provider, capsys):
     """The baseline's recorded answers finished; the candidate hits the same max_tokens and is cut off."""
-    from tokenproof.provider.corpus import GPT4, get_corpus
+    from tokenproof_devkit.provider.corpus import GPT4, get_corpus
     by_prompt = {r.prompt: r for r in get_corpus().records}
     lines = gsm8k_batch_lines(40, seed=9, feature="gsm8k")
     for line in lines:

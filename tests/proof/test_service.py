@@ -17,8 +17,8 @@ from tokenproof import semconv
 from tokenproof.collector.app import create_app
 from tokenproof.collector.store import Store
 from tokenproof.collector.testing import insert_spans
-from tokenproof.provider.corpus import GPT4, get_corpus
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.provider.corpus import GPT4, get_corpus
+from tokenproof_devkit.provider.testing import run_provider
 
 TOKEN = "test-api-token"
 SYSTEM = [{"type": "text", "content": "Answer the multiple-choice question with the letter of the correct option."}]
@@ -168,7 +168,7 @@ def live_service(tmp_path, monkeypatch):
 
     import uvicorn
 
-    from tokenproof.provider.testing import bind_socket
+    from tokenproof_devkit.provider.testing import bind_socket
 
     store = Store.open(data_dir=tmp_path / "data")
     app = create_app(store, api_token=TOKEN)
@@ -209,7 +209,7 @@ def test_cli_commands_go_through_the_service(live_service, capsys, monkeypatch):
 
 
 def test_shadow_run_on_uploaded_requests(service):
-    from tokenproof.analytics.proof.examples import gsm8k_batch_lines
+    from tokenproof_devkit.examples import gsm8k_batch_lines
     _store, client, provider = service
     lines = gsm8k_batch_lines(60, seed=4, feature="mmlu:high_school_mathematics")
     body = {"feature": "homework", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct",

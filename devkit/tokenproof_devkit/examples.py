@@ -1,0 +1,98 @@
+"""Example input files built from the recorded corpus (lm-sys/RouteLLM, Apache-2.0).
+
+- ``write_gsm8k_batch``: example input for `tokenproof prove`, real GSM8K (and MMLU) questions as
+  OpenAI Batch API lines. The baseline is ``gpt-4-1106-preview``; no recorded responses are
+  included, so `prove` replays the baseline too.
+- ``write_support_app_inputs``: the example app's own prompts (``examples/support_app_inputs.jsonl``),
+  so the app reads a data file of its own and never the corpus.
+
+Regenerate the committed files from the repository root with::
+
+    python -m tokenproof_devkit.examples batch            # examples/proof_gsm8k_batch.jsonl
+    python -m tokenproof_devkit.examples support-inputs   # examples/support_app_inputs.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+from tokenproof_devkit.provider.corpus import get_corpus
+
+__all__ = ["gsm8k_batch_lines", "support_app_inputs", "write_gsm8k_batch", "write_support_app_inputs"]
+
+MMLU_SYSTEM = "Answer the multiple-choice question with the letter of the correct option."
+SYSTEM = "Solve the grade-school maths problem step by step. End with a line '#### <number>'."
+# the example app's features -> which recorded prompts feed them
+SUPPORT_APP_FEATURES = {
+    "math-tutor": lambda r: r.dataset == "gsm8k",
+    "marketing-quiz": lambda r: r.feature == "mmlu:marketing",
+    "writing-assistant": lambda r: r.feature == "mt_bench:writing" and r.turn == 0,
+}
+
+
+def gsm8k_batch_lines(n: int = 60, seed: int = 0, model: str = "gpt-4-1106-preview",
+                      feature: str = "gsm8k") -> list[dict]:
+    """Batch lines for ``n`` random questions of one recorded feature ("gsm8k", "mmlu:<subject>")."""
+    records = [r for r in get_corpus().records if r.feature == feature]
+    chosen = random.Random(seed).sample(records, min(n, len(records)))
+    system = SYSTEM if feature == "gsm8k" else MMLU_SYSTEM
+    return [{
+        "custom_id": record.id, "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": model, "temperature": 0, "max_tokens": 800,
+                 "messages": [{"role": "system", "content": system}, {"role": "user", "content": record.prompt}],
+                 "metadata": {"feature": feature}},
+    } for record in chosen]
+
+
+def write_gsm8k_batch(path: Path, n: int = 60, seed: int = 0,
+                      features: tuple[str, ...] = ("gsm8k",)) -> Path:
+    """Write ``n`` requests per feature, interleaved as live traffic would arrive."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [line for feature in features for line in gsm8k_batch_lines(n, seed, feature=feature)]
+    random.Random(seed + 1).shuffle(lines)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def support_app_inputs(per_feature: int = 120, seed: int = 0) -> list[dict]:
+    """``{"feature", "id", "prompt"}`` rows: up to ``per_feature`` recorded prompts per app feature."""
+    records = get_corpus().records
+    rows = []
+    for feature, wanted in SUPPORT_APP_FEATURES.items():
+        pool = [r for r in records if wanted(r)]
+        chosen = sorted(random.Random(seed).sample(range(len(pool)), min(per_feature, len(pool))))
+        rows += [{"feature": feature, "id": pool[i].id, "prompt": pool[i].prompt} for i in chosen]
+    return rows
+
+
+def write_support_app_inputs(path: Path, per_feature: int = 120, seed: int = 0) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = support_app_inputs(per_feature, seed)
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tokenproof_devkit.examples", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    batch = sub.add_parser("batch", help="a Batch API file for `tokenproof prove`")
+    batch.add_argument("path", nargs="?", default="examples/proof_gsm8k_batch.jsonl")
+    batch.add_argument("n", nargs="?", type=int, default=60, help="questions per feature")
+    inputs = sub.add_parser("support-inputs", help="the example app's prompts")
+    inputs.add_argument("path", nargs="?", default="examples/support_app_inputs.jsonl")
+    inputs.add_argument("--per-feature", type=int, default=120)
+    args = parser.parse_args(argv)
+    if args.what == "batch":
+        print(write_gsm8k_batch(Path(args.path), n=args.n, features=("gsm8k", "mmlu:high_school_mathematics")))
+    else:
+        print(write_support_app_inputs(Path(args.path), per_feature=args.per_feature))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -8,6 +8,7 @@ service keeps running.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -23,6 +24,7 @@ from tokenproof.collector import config
 from tokenproof.collector.backpressure import Admission
 from tokenproof.collector.otlp_decode import decode_to_json
 from tokenproof.collector.receiver import router as otlp_router
+from tokenproof.collector.reprice import price_arrivals
 from tokenproof.collector.reprice import router as reprice_router
 from tokenproof.collector.store import Store
 
@@ -126,12 +128,31 @@ def _decode_pool(workers: int):
     return pool
 
 
+async def _price_arrivals_loop(app: FastAPI, seconds: float) -> None:
+    """Price calls that arrived without a tokenproof price (otelcol-contrib spans) as they come."""
+    while True:
+        try:
+            result = await run_in_threadpool(price_arrivals, app.state.store)
+            app.state.stats["arrivals_priced"] += result["newly_priced"]
+        except Exception:  # one failed pass must not end the loop; the next one retries
+            log.exception("pricing arrived calls failed")
+        await asyncio.sleep(seconds)
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    yield
-    pool = getattr(app.state, "decode_pool", None)
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+    seconds = float(config.get("price_arrivals_interval_seconds"))
+    task = asyncio.create_task(_price_arrivals_loop(app, seconds)) if seconds > 0 else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        pool = getattr(app.state, "decode_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def create_app(store: Store, *, ingest_token: str | None = None, api_token: str | None = None,
@@ -153,7 +174,8 @@ def create_app(store: Store, *, ingest_token: str | None = None, api_token: str 
     }
     app.state.admission = Admission(max_inflight_requests or config.get("max_inflight_requests"),
                                     max_inflight_bytes or config.get("max_inflight_bytes"))
-    app.state.stats = {"requests": 0, "spans_accepted": 0, "spans_rejected": 0, "insert_errors": 0}
+    app.state.stats = {"requests": 0, "spans_accepted": 0, "spans_rejected": 0, "insert_errors": 0,
+                       "arrivals_priced": 0}
     app.state.api_routers = {}
     app.include_router(otlp_router)
     app.include_router(status_router)

@@ -73,3 +73,15 @@ def test_store_created_by_the_previous_migration_set_upgrades_in_place(tmp_path)
         assert after["counts"][table] == before["counts"][table] > 0, table
     # the call stored with the old collectors' STATUS_CODE_ERROR now counts as an error in the rollup
     assert (before["errors"], after["errors"]) == (0, 1)
+
+
+def test_daily_rollup_keeps_the_hourly_rollups_counters():
+    # 0103 restates 0004 at day grain (docs/store.md): a counter added to one needs the other too
+    def columns(sql: str, table: str) -> set[str]:
+        body = sql.split(f"CREATE TABLE IF NOT EXISTS {table}", 1)[1].split("ENGINE", 1)[0]
+        return {line.split()[0] for line in body.splitlines() if line.strip() and line.strip()[0].isupper()}
+
+    files = {m.version: m.sql for m in load_migrations()}
+    hourly = columns(files[4], "llm_calls_hourly") - {"Hour", "Customer", "PromptFingerprint"}
+    daily = columns(files[103], "analytics_cost_daily") - {"Day"}
+    assert hourly == daily and "Errors" in daily

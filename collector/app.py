@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from tokenproof.collector import config
 from tokenproof.collector.backpressure import Admission
+from tokenproof.collector.migrate import area_versions
 from tokenproof.collector.otlp_decode import decode_to_json
 from tokenproof.collector.receiver import router as otlp_router
 from tokenproof.collector.reprice import price_arrivals
@@ -62,7 +63,8 @@ def _status(store: Store, exact: bool) -> dict[str, Any]:
     calls, unpriced = store.query_rows(STATUS_SQL["llm_calls"])[0]
     rollup = store.query_rows(STATUS_SQL["rollup_calls"])[0][0]
     result = {"spans": int(spans), "llm_calls": int(calls), "unpriced_llm_calls": int(unpriced),
-              "rollup_calls": int(rollup or 0), "schema_version": store.schema_version()}
+              "rollup_calls": int(rollup or 0), "schema_version": store.schema_version(),
+              "schema_versions": area_versions(store)}
     if exact:
         result["distinct_spans"] = int(store.query_rows(STATUS_SQL["distinct_spans"])[0][0])
     return result

@@ -65,3 +65,16 @@ def test_json_mode_table_is_refused_at_start_with_the_setting_to_change(tmp_path
     result = _upgrade.run_scenario("exporter-json", tmp_path)
     assert "clickhouse.json" in result["error"] and "SpanAttributes" in result["error"]
     assert result["tables"] == ["otel_traces"]  # nothing created or changed before the refusal
+
+
+def test_tables_tokenproof_created_have_the_newest_layouts_columns_and_index(store):
+    from tokenproof.collector.testing import insert_spans
+
+    insert_spans(store, [{"attributes": {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}}])
+    items = store.query_rows("SELECT SpanAttributeItems, ResourceAttributeItems FROM otel_traces "
+                             "WHERE has(SpanAttributeItems, 'gen_ai.request.model=gpt-4o')")
+    assert items and "service.name=test-service" in items[0][1]
+    ddl = store.query_rows("SHOW CREATE TABLE otel_traces")[0][0]
+    assert "INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8" in ddl
+    # a query written for the exporter's newest layout: span-name search through the token index
+    assert store.query_rows("SELECT count() FROM otel_traces WHERE hasToken(lower(SpanName), 'chat')")[0][0] == 1

@@ -132,9 +132,10 @@ def _decode_pool(workers: int):
 
 async def _price_arrivals_loop(app: FastAPI, seconds: float) -> None:
     """Price calls that arrived without a tokenproof price (otelcol-contrib spans) as they come."""
+    seen: dict[int, int] = {}  # hour -> unpriced foreign rows at the last pass
     while True:
         try:
-            result = await run_in_threadpool(price_arrivals, app.state.store)
+            result = await run_in_threadpool(price_arrivals, app.state.store, None, seen)
             app.state.stats["arrivals_priced"] += result["newly_priced"]
         except Exception:  # one failed pass must not end the loop; the next one retries
             log.exception("pricing arrived calls failed")

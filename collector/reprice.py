@@ -58,9 +58,12 @@ _SLICE_NS = 3600 * 10**9
 # Calls no tokenproof instrumentation priced and nothing re-priced yet (the latest version is the view's)
 _FOREIGN = " AND Version = 0 AND Priced = 0 AND SpanAttributes['tokenproof.cost.status'] = ''"
 SELECT_FOREIGN_CALLS = SELECT_CALLS + _FOREIGN
-SELECT_FOREIGN_HOURS = ("SELECT DISTINCT toUnixTimestamp(toStartOfHour(Timestamp, 'UTC')) AS hour FROM llm_calls "
+# hours holding such calls, with a count: an hour whose count did not change since the last pass has
+# nothing new (re-priced calls keep their version-0 row until parts merge, so they are still counted)
+SELECT_FOREIGN_HOURS = ("SELECT toUnixTimestamp(toStartOfHour(Timestamp, 'UTC')) AS hour, count() FROM llm_calls "
                         "WHERE Timestamp >= fromUnixTimestamp64Nano({since:Int64}) "
-                        "AND Timestamp < fromUnixTimestamp64Nano({until:Int64})" + _FOREIGN + " ORDER BY hour")
+                        "AND Timestamp < fromUnixTimestamp64Nano({until:Int64})" + _FOREIGN
+                        + " GROUP BY hour ORDER BY hour")
 SELECT_HOURS = ("SELECT DISTINCT toUnixTimestamp(toStartOfHour(Timestamp, 'UTC')) AS hour FROM llm_calls "
                 "WHERE Timestamp >= fromUnixTimestamp64Nano({since:Int64}) "
                 "AND Timestamp < fromUnixTimestamp64Nano({until:Int64}) ORDER BY hour")
@@ -82,11 +85,13 @@ def parse_time(text: str, now: float | None = None) -> int:
     return int(value.timestamp()) * 10**9 + value.microsecond * 1000
 
 
-def reprice(store: Any, since_ns: int, until_ns: int, *, arrivals_only: bool = False) -> dict[str, Any]:
+def reprice(store: Any, since_ns: int, until_ns: int, *, arrivals_only: bool = False,
+            seen: dict[int, int] | None = None) -> dict[str, Any]:
     """Re-price the calls with since <= Timestamp < until; returns counts and cost before/after.
 
     ``arrivals_only`` limits it to calls nobody priced yet (see ``price_arrivals``) and keeps the
-    loaded price table (the periodic pass must stay cheap).
+    loaded price table (the periodic pass must stay cheap); ``seen`` (hour -> count of such rows at
+    the last pass) skips the hours where nothing arrived since.
     """
     from tokenproof import pricing
 
@@ -96,8 +101,17 @@ def reprice(store: Any, since_ns: int, until_ns: int, *, arrivals_only: bool = F
     totals = {"rows": 0, "repriced": 0, "newly_priced": 0, "newly_unpriced": 0, "still_unpriced": 0,
               "cost_before_usd": 0.0, "cost_after_usd": 0.0}
     cache: dict[tuple, Any] = {}
-    hours_sql, calls_sql = (SELECT_FOREIGN_HOURS, SELECT_FOREIGN_CALLS) if arrivals_only else (SELECT_HOURS, SELECT_CALLS)
-    hours = store.query_rows(hours_sql, {"since": since_ns, "until": until_ns})
+    params = {"since": since_ns, "until": until_ns}
+    if arrivals_only:
+        calls_sql = SELECT_FOREIGN_CALLS
+        counted = {int(hour): int(n) for hour, n in store.query_rows(SELECT_FOREIGN_HOURS, params)}
+        hours = [(h,) for h, n in counted.items() if seen is None or seen.get(h) != n]
+        if seen is not None:
+            seen.clear()
+            seen.update(counted)
+    else:
+        calls_sql = SELECT_CALLS
+        hours = store.query_rows(SELECT_HOURS, params)
     for (hour,) in hours:  # one hour of calls per query keeps memory bounded
         start = max(since_ns, int(hour) * 10**9)
         end = min(until_ns, start - start % _SLICE_NS + _SLICE_NS)
@@ -108,13 +122,16 @@ def reprice(store: Any, since_ns: int, until_ns: int, *, arrivals_only: bool = F
     return totals
 
 
-def price_arrivals(store: Any, now_ns: int | None = None) -> dict[str, Any]:
-    """Price the calls that arrived without a tokenproof price (one step of the service loop)."""
+def price_arrivals(store: Any, now_ns: int | None = None, seen: dict[int, int] | None = None) -> dict[str, Any]:
+    """Price the calls that arrived without a tokenproof price (one step of the service loop).
+
+    Pass the same ``seen`` dict on every step to skip hours where nothing new arrived.
+    """
     from tokenproof.collector import config
 
     now_ns = time.time_ns() if now_ns is None else now_ns
     since = now_ns - int(config.get("price_arrivals_lookback_hours")) * 3600 * 10**9
-    return reprice(store, since, now_ns + 24 * 3600 * 10**9, arrivals_only=True)  # clock skew ahead too
+    return reprice(store, since, now_ns + 24 * 3600 * 10**9, arrivals_only=True, seen=seen)  # skew ahead too
 
 
 def _price(pricing: Any, cache: dict, provider: str, models: tuple[str, str], usage_key: tuple) -> Any:

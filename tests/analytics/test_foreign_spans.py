@@ -39,6 +39,11 @@ def test_service_loop_step_prices_otelcol_contrib_spans(store, span):
     assert (totals["priced_calls"], totals["unpriced_calls"]) == (4, 1)  # an unknown model stays unpriced
     assert abs(totals["cost_usd"] - (0.002 + 3 * each)) < 1e-9
     assert price_arrivals(store)["rows"] == 0  # each call is priced once, not on every pass
+    seen: dict = {}
+    price_arrivals(store, seen=seen)
+    insert_spans(store, _contrib_spans(2, when=datetime.now(UTC) - timedelta(hours=1)))
+    assert price_arrivals(store, seen=seen)["newly_priced"] == 2  # a later arrival is still found
+    assert price_arrivals(store, seen=seen)["rows"] == 0
 
 
 def test_running_service_prices_them_without_a_reprice(store, monkeypatch):

@@ -5,7 +5,8 @@ Modules: ``attribution`` (cost by any dimension, movers, coverage, trace roll-up
 ``alerts`` (lifecycle and dedup), ``budgets`` (monthly budgets and burn-rate forecasts),
 ``webhooks`` (signed, retried delivery), ``focus`` (FinOps FOCUS export), ``api`` (service router),
 ``cli`` (``tokenproof cost|alerts|budgets|export``), ``timewindow`` (time parsing).
-``proof/`` holds the proof loop (mining, shadow runs, judge, sequential test).
+``proof/`` holds the proof loop (mining, shadow runs, judge, sequential test). ``migrations/`` (and
+``proof/migrations/``) hold this area's SQL, applied by the collector's runner (docs/store.md).
 
 May import: ``tokenproof`` core and ``tokenproof.collector`` (store, auth); never dashboards.
 """

@@ -216,12 +216,26 @@ async def put_budget(request: Request, body: BudgetIn) -> dict:
 @router.get("/export/focus")
 async def export_focus(request: Request, since: str | None = None, until: str | None = None,
                        format: str = "csv") -> Response:
-    """FOCUS rows (hour x model x token type) as CSV or Parquet."""
+    """FOCUS 1.4 rows of priced usage (hour x model x token type) as CSV or Parquet.
+
+    Headers: ``X-Focus-Version`` and ``X-Tokenproof-Unpriced-Calls`` (calls left out: no price);
+    ``GET /export/focus/metadata`` returns the FOCUS metadata with the unpriced usage by model.
+    """
     start, end = _window(since, until, "30d")
     if format not in focus.FORMATS:
         raise _bad(f"unknown format {format!r}; allowed: {', '.join(focus.FORMATS)}")
-    data = await run_in_threadpool(focus.export_bytes, _store(request), start, end, format)
+    data, meta = await run_in_threadpool(focus.export, _store(request), start, end, format)
     media = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
     name = f"focus-{start:%Y%m%d}-{end:%Y%m%d}-{uuid.uuid4().hex[:6]}.{format}"
     return Response(content=data, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "X-Focus-Version": focus.FOCUS_VERSION,
+                             "X-Tokenproof-Unpriced-Calls": str(meta["x_UnpricedUsage"]["calls"])})
+
+
+@router.get("/export/focus/metadata")
+async def export_focus_metadata(request: Request, since: str | None = None, until: str | None = None) -> dict:
+    """FOCUS metadata of the export for the same window, and the unpriced usage left out of it."""
+    start, end = _window(since, until, "30d")
+    unpriced = await run_in_threadpool(focus.unpriced_usage, _store(request), start, end)
+    return focus.metadata(unpriced)

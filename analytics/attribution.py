@@ -62,7 +62,7 @@ _TYPED_SUMS = """count() AS calls, countIf(Priced = 1) AS priced_calls, countIf(
     sum(InputTokens) AS input_tokens, sum(OutputTokens) AS output_tokens,
     sum(CacheReadTokens) AS cache_read_tokens, sum(CacheCreationTokens) AS cache_creation_tokens,
     sum(ReasoningTokens) AS reasoning_tokens, sum(if(Priced = 1, CostUSD, 0)) AS cost_usd,
-    countIf(StatusCode = 'Error') AS errors"""
+    countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS errors"""
 _ROLLUP_WINDOW = "Hour >= toStartOfHour({since:DateTime64(9)}) AND Hour < {until:DateTime64(9)}"
 _TYPED_WINDOW = "Timestamp >= {since:DateTime64(9)} AND Timestamp < {until:DateTime64(9)}"
 _GROUPED = """SELECT {select}{sums}

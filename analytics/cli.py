@@ -179,9 +179,18 @@ def _export(args, kw) -> Any:
                                                         "format": args.format}, **kw)
     with open(args.output, "wb") as handle:
         handle.write(data if isinstance(data, bytes) else json.dumps(data).encode())
-    result = {"output": args.output, "format": args.format, "bytes": len(data)}
+    meta = call("GET", "/api/v1/export/focus/metadata", params={"since": args.since, "until": args.until}, **kw)
+    meta_path = f"{args.output}.metadata.json"
+    with open(meta_path, "w", encoding="utf-8") as handle:
+        json.dump(meta, handle, indent=2)
+    unpriced = meta["x_UnpricedUsage"]["calls"]
+    result = {"output": args.output, "format": args.format, "bytes": len(data), "metadata": meta_path,
+              "focus_version": meta["Schema"]["FocusVersion"], "unpriced_calls": unpriced}
     if not args.json:
-        print(f"wrote FOCUS {args.format} ({len(data):,} bytes) to {args.output}")
+        print(f"wrote FOCUS {meta['Schema']['FocusVersion']} {args.format} ({len(data):,} bytes) to {args.output}, "
+              f"metadata to {meta_path}")
+        if unpriced:
+            print(f"{unpriced:,} unpriced calls left out (no price known; listed in the metadata, never $0)")
     return result
 
 

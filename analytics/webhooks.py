@@ -1,14 +1,21 @@
-"""Alert delivery: generic JSON and Slack-compatible webhooks, HMAC-signed, retried with backoff.
+"""Alert delivery: generic JSON and Slack-compatible webhooks, signed the Standard Webhooks way, retried.
 
 A ``WebhookWorker`` owns one background thread and a bounded queue. ``submit`` never blocks (a full
 queue drops the notification and records it as ``dropped``), so alert evaluation and ingest are never
-held up by a slow receiver. Failed attempts (network error or non-2xx) are retried with exponential
-backoff up to ``webhook_max_attempts``; every attempt is passed to ``record`` (the service writes it to
-``analytics_webhook_deliveries``).
+held up by a slow receiver. Failed attempts (network error or non-2xx) are retried up to
+``webhook_max_attempts`` after an exponential backoff with jitter (``retry_delay``); a ``Retry-After``
+answer (seconds or an HTTP date) is honoured: the next attempt waits at least that long (capped at an
+hour). Every attempt is passed to ``record`` (the service writes it to ``analytics_webhook_deliveries``).
 
-Signature: ``X-Tokenproof-Timestamp: <unix seconds>`` and
-``X-Tokenproof-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>``; receivers check
-it with :func:`verify` (constant-time, with a freshness window against replays).
+Signature (https://www.standardwebhooks.com, the ``standardwebhooks`` package): headers
+``webhook-id`` (the delivery id, the same on every retry), ``webhook-timestamp`` (unix seconds) and
+``webhook-signature`` (``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``). The key is
+``webhook_secret``: a ``whsec_<base64>`` secret is used as the standard defines it, any other string
+as its UTF-8 bytes. Receivers verify with ``standardwebhooks.Webhook`` (docs/webhooks.md).
+
+The previous scheme (``X-Tokenproof-Timestamp`` / ``X-Tokenproof-Signature: sha256=<hex HMAC of
+"<timestamp>." + body>``, checked by :func:`verify`) is still sent beside it when
+``webhook_legacy_signature`` is on, for one release; it will then be removed.
 """
 
 from __future__ import annotations
@@ -20,25 +27,35 @@ import itertools
 import json
 import logging
 import queue
+import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from standardwebhooks import Webhook
 
 from tokenproof import settings
 
 __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "WEBHOOK_ID",
+    "WEBHOOK_SIGNATURE",
+    "WEBHOOK_TIMESTAMP",
     "Target",
     "WebhookWorker",
     "json_payload",
+    "parse_retry_after",
+    "retry_delay",
     "sign",
     "slack_payload",
+    "standard_headers",
     "targets_from_settings",
     "verify",
 ]
@@ -47,14 +64,24 @@ log = logging.getLogger(__name__)
 
 settings.declare("webhook_urls", list, [], "generic JSON webhook URLs that receive alert notifications")
 settings.declare("slack_webhook_urls", list, [], "Slack-compatible incoming-webhook URLs for alerts")
-settings.declare("webhook_secret", str, "", "HMAC-SHA256 secret used to sign webhook bodies")
+settings.declare("webhook_secret", str, "",
+                 "Standard Webhooks signing secret (whsec_<base64>, or any string used as its UTF-8 bytes)")
+settings.declare("webhook_legacy_signature", bool, False,
+                 "also send the previous X-Tokenproof-Signature / X-Tokenproof-Timestamp headers "
+                 "(kept for one release; receivers should verify the Standard Webhooks headers)")
 settings.declare("webhook_max_attempts", int, 5, "delivery attempts per notification before giving up")
-settings.declare("webhook_backoff_seconds", float, 2.0, "first retry delay; doubles on each attempt")
+settings.declare("webhook_backoff_seconds", float, 2.0,
+                 "first retry delay; doubles on each attempt, with jitter (a Retry-After answer wins when longer)")
 settings.declare("webhook_queue_size", int, 1000, "notifications waiting for delivery before new ones are dropped")
 settings.declare("webhook_timeout_seconds", float, 10.0, "HTTP timeout of one delivery attempt")
 
+WEBHOOK_ID = "webhook-id"
+WEBHOOK_TIMESTAMP = "webhook-timestamp"
+WEBHOOK_SIGNATURE = "webhook-signature"
+# the previous scheme (webhook_legacy_signature)
 SIGNATURE_HEADER = "X-Tokenproof-Signature"
 TIMESTAMP_HEADER = "X-Tokenproof-Timestamp"
+MAX_RETRY_AFTER_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -68,14 +95,54 @@ def targets_from_settings() -> list[Target]:
             + [Target(u, "slack") for u in settings.get("slack_webhook_urls")])
 
 
+def _webhook(secret: str) -> Webhook:
+    return Webhook(secret if secret.startswith("whsec_") else secret.encode("utf-8"))
+
+
+def standard_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers for one attempt (no signature without a secret)."""
+    headers = {WEBHOOK_ID: msg_id, WEBHOOK_TIMESTAMP: str(timestamp)}
+    if secret:
+        moment = datetime.fromtimestamp(timestamp, tz=UTC)
+        headers[WEBHOOK_SIGNATURE] = _webhook(secret).sign(msg_id, moment, body.decode("utf-8"))
+    return headers
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def retry_delay(attempt: int, backoff_s: float, retry_after_s: float | None = None,
+                rng: random.Random | None = None) -> float:
+    """Delay before attempt ``attempt + 1``: exponential backoff with equal jitter, at least Retry-After."""
+    base = backoff_s * (2 ** (attempt - 1))
+    delay = base / 2 + (rng or random).uniform(0, base / 2)
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
+    return delay
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The previous scheme's signature (``webhook_legacy_signature``)."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 
 
 def verify(secret: str, timestamp: str, body: bytes, signature: str, tolerance_s: float = 300,
            now: float | None = None) -> bool:
-    """True when the signature matches and the timestamp is fresh."""
+    """The previous scheme: true when the signature matches and the timestamp is fresh."""
     try:
         age = abs((now or time.time()) - float(timestamp))
     except (TypeError, ValueError):
@@ -111,9 +178,11 @@ class WebhookWorker:
 
     def __init__(self, targets: list[Target], secret: str = "", *,
                  record: Callable[[dict[str, Any]], None] | None = None, max_attempts: int = 5,
-                 backoff_s: float = 2.0, queue_size: int = 1000, timeout_s: float = 10.0):
+                 backoff_s: float = 2.0, queue_size: int = 1000, timeout_s: float = 10.0,
+                 legacy_signature: bool = False):
         self.targets = list(targets)
         self.secret = secret
+        self.legacy_signature = legacy_signature
         self.record = record
         self.max_attempts = max(1, max_attempts)
         self.backoff_s = backoff_s
@@ -132,7 +201,8 @@ class WebhookWorker:
                    max_attempts=settings.get("webhook_max_attempts"),
                    backoff_s=settings.get("webhook_backoff_seconds"),
                    queue_size=settings.get("webhook_queue_size"),
-                   timeout_s=settings.get("webhook_timeout_seconds"))
+                   timeout_s=settings.get("webhook_timeout_seconds"),
+                   legacy_signature=settings.get("webhook_legacy_signature"))
 
     def start(self) -> WebhookWorker:
         if self._thread is None and self.targets:
@@ -187,12 +257,15 @@ class WebhookWorker:
     def _attempt(self, client: httpx.Client, job: _Job) -> None:
         payload = slack_payload(job.alert) if job.target.format == "slack" else json_payload(job.alert)
         body = json.dumps(payload, separators=(",", ":"), default=str).encode()
-        timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-                   "X-Tokenproof-Delivery": job.delivery_id}
-        if self.secret:
-            headers[SIGNATURE_HEADER] = sign(self.secret, timestamp, body)
-        status, error = 0, ""
+        timestamp = int(time.time())
+        headers = {"Content-Type": "application/json",
+                   **standard_headers(self.secret, job.delivery_id, timestamp, body)}
+        if self.legacy_signature:
+            headers[TIMESTAMP_HEADER] = str(timestamp)
+            headers["X-Tokenproof-Delivery"] = job.delivery_id
+            if self.secret:
+                headers[SIGNATURE_HEADER] = sign(self.secret, str(timestamp), body)
+        status, error, retry_after = 0, "", None
         try:
             response = client.post(job.target.url, content=body, headers=headers)
             status = response.status_code
@@ -200,13 +273,14 @@ class WebhookWorker:
                 self._note(job, "delivered", status, "")
                 return
             error = f"HTTP {status}"
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         if job.attempt >= self.max_attempts:
             self._note(job, "failed", status, error)
             return
         self._note(job, "retrying", status, error)
-        delay = self.backoff_s * (2 ** (job.attempt - 1))
+        delay = retry_delay(job.attempt, self.backoff_s, retry_after)
         heapq.heappush(self._retries, _Job(time.monotonic() + delay, next(self._seq), job.target,
                                            job.alert, job.delivery_id, job.attempt + 1))
 

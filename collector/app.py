@@ -8,6 +8,7 @@ service keeps running.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -21,8 +22,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from tokenproof.collector import config
 from tokenproof.collector.backpressure import Admission
+from tokenproof.collector.migrate import area_versions
 from tokenproof.collector.otlp_decode import decode_to_json
 from tokenproof.collector.receiver import router as otlp_router
+from tokenproof.collector.reprice import price_arrivals
 from tokenproof.collector.reprice import router as reprice_router
 from tokenproof.collector.store import Store
 
@@ -60,7 +63,8 @@ def _status(store: Store, exact: bool) -> dict[str, Any]:
     calls, unpriced = store.query_rows(STATUS_SQL["llm_calls"])[0]
     rollup = store.query_rows(STATUS_SQL["rollup_calls"])[0][0]
     result = {"spans": int(spans), "llm_calls": int(calls), "unpriced_llm_calls": int(unpriced),
-              "rollup_calls": int(rollup or 0), "schema_version": store.schema_version()}
+              "rollup_calls": int(rollup or 0), "schema_version": store.schema_version(),
+              "schema_versions": area_versions(store)}
     if exact:
         result["distinct_spans"] = int(store.query_rows(STATUS_SQL["distinct_spans"])[0][0])
     return result
@@ -126,12 +130,32 @@ def _decode_pool(workers: int):
     return pool
 
 
+async def _price_arrivals_loop(app: FastAPI, seconds: float) -> None:
+    """Price calls that arrived without a tokenproof price (otelcol-contrib spans) as they come."""
+    seen: dict[int, int] = {}  # hour -> unpriced foreign rows at the last pass
+    while True:
+        try:
+            result = await run_in_threadpool(price_arrivals, app.state.store, None, seen)
+            app.state.stats["arrivals_priced"] += result["newly_priced"]
+        except Exception:  # one failed pass must not end the loop; the next one retries
+            log.exception("pricing arrived calls failed")
+        await asyncio.sleep(seconds)
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    yield
-    pool = getattr(app.state, "decode_pool", None)
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+    seconds = float(config.get("price_arrivals_interval_seconds"))
+    task = asyncio.create_task(_price_arrivals_loop(app, seconds)) if seconds > 0 else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        pool = getattr(app.state, "decode_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def create_app(store: Store, *, ingest_token: str | None = None, api_token: str | None = None,
@@ -153,7 +177,8 @@ def create_app(store: Store, *, ingest_token: str | None = None, api_token: str 
     }
     app.state.admission = Admission(max_inflight_requests or config.get("max_inflight_requests"),
                                     max_inflight_bytes or config.get("max_inflight_bytes"))
-    app.state.stats = {"requests": 0, "spans_accepted": 0, "spans_rejected": 0, "insert_errors": 0}
+    app.state.stats = {"requests": 0, "spans_accepted": 0, "spans_rejected": 0, "insert_errors": 0,
+                       "arrivals_priced": 0}
     app.state.api_routers = {}
     app.include_router(otlp_router)
     app.include_router(status_router)

@@ -108,7 +108,8 @@ def _status(args: argparse.Namespace) -> int:
     store = status.get("store", {})
     print(f"spans stored:      {status['spans']}")
     print(f"LLM calls:         {status['llm_calls']} ({status.get('unpriced_llm_calls', 0)} unpriced)")
-    print(f"schema version:    {status['schema_version']}")
+    areas = ", ".join(f"{area} {version:04d}" for area, version in status.get("schema_versions", {}).items())
+    print(f"schema version:    {status['schema_version']}" + (f" ({areas})" if areas else ""))
     print(f"store:             {store.get('kind')} {store.get('data_dir') or store.get('url', '')}")
     print(f"uptime:            {status.get('uptime_seconds', 0):.0f} s")
     return 0

@@ -47,6 +47,11 @@ settings.declare("ingest_workers", int, 0,
 settings.declare("max_attribute_bytes", int, 64 * 1024,
                  "attribute values longer than this are truncated (UTF-8 bytes) and the span counted",
                  validate=_positive)
+settings.declare("price_arrivals_interval_seconds", float, 10.0,
+                 "seconds between passes that price LLM calls stored without a tokenproof price "
+                 "(otelcol-contrib, other instrumentations); 0 disables")
+settings.declare("price_arrivals_lookback_hours", int, 48,
+                 "how far back (span start) each pass looks for such calls", validate=_positive)
 
 
 def get(name: str, override=None):

@@ -11,6 +11,12 @@ The two inserts are not one transaction: if the service dies between them, the c
 right and the rollup keeps the old costs for that range (rebuild it from ``llm_calls FINAL``).
 
 ``POST /api/v1/reprice`` (api token) runs it; ``tokenproof reprice`` calls that endpoint.
+
+Spans from other writers (``otelcol-contrib`` straight into ``otel_traces``, another
+instrumentation) carry no ``tokenproof.cost.status`` and, without a numeric cost attribute, land in
+``llm_calls`` unpriced. ``price_arrivals`` prices exactly those calls (never re-priced yet, within
+``price_arrivals_lookback_hours``) through the same path; the service runs it every
+``price_arrivals_interval_seconds``, so they are priced as they arrive.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from pydantic import BaseModel
 from tokenproof import semconv
 from tokenproof.collector.auth import require_api_token
 
-__all__ = ["SELECT_CALLS", "parse_time", "reprice", "router"]
+__all__ = ["SELECT_CALLS", "parse_time", "price_arrivals", "reprice", "router"]
 
 CALL_COLUMNS = [
     "Timestamp", "ServiceName", "TraceId", "SpanId", "ParentSpanId", "Provider", "Operation", "RequestModel",
@@ -49,6 +55,15 @@ HOURLY_COLUMNS = ["Hour", *HOURLY_KEY, "CostUSD", "PricedCalls", "UnpricedCalls"
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SLICE_NS = 3600 * 10**9
+# Calls no tokenproof instrumentation priced and nothing re-priced yet (the latest version is the view's)
+_FOREIGN = " AND Version = 0 AND Priced = 0 AND SpanAttributes['tokenproof.cost.status'] = ''"
+SELECT_FOREIGN_CALLS = SELECT_CALLS + _FOREIGN
+# hours holding such calls, with a count: an hour whose count did not change since the last pass has
+# nothing new (re-priced calls keep their version-0 row until parts merge, so they are still counted)
+SELECT_FOREIGN_HOURS = ("SELECT toUnixTimestamp(toStartOfHour(Timestamp, 'UTC')) AS hour, count() FROM llm_calls "
+                        "WHERE Timestamp >= fromUnixTimestamp64Nano({since:Int64}) "
+                        "AND Timestamp < fromUnixTimestamp64Nano({until:Int64})" + _FOREIGN
+                        + " GROUP BY hour ORDER BY hour")
 SELECT_HOURS = ("SELECT DISTINCT toUnixTimestamp(toStartOfHour(Timestamp, 'UTC')) AS hour FROM llm_calls "
                 "WHERE Timestamp >= fromUnixTimestamp64Nano({since:Int64}) "
                 "AND Timestamp < fromUnixTimestamp64Nano({until:Int64}) ORDER BY hour")
@@ -70,24 +85,53 @@ def parse_time(text: str, now: float | None = None) -> int:
     return int(value.timestamp()) * 10**9 + value.microsecond * 1000
 
 
-def reprice(store: Any, since_ns: int, until_ns: int) -> dict[str, Any]:
-    """Re-price the calls with since <= Timestamp < until; returns counts and cost before/after."""
+def reprice(store: Any, since_ns: int, until_ns: int, *, arrivals_only: bool = False,
+            seen: dict[int, int] | None = None) -> dict[str, Any]:
+    """Re-price the calls with since <= Timestamp < until; returns counts and cost before/after.
+
+    ``arrivals_only`` limits it to calls nobody priced yet (see ``price_arrivals``) and keeps the
+    loaded price table (the periodic pass must stay cheap); ``seen`` (hour -> count of such rows at
+    the last pass) skips the hours where nothing arrived since.
+    """
     from tokenproof import pricing
 
-    pricing.reset()  # re-read the overrides file and price table
+    if not arrivals_only:
+        pricing.reset()  # re-read the overrides file and price table
     version = int(time.time_ns())
     totals = {"rows": 0, "repriced": 0, "newly_priced": 0, "newly_unpriced": 0, "still_unpriced": 0,
               "cost_before_usd": 0.0, "cost_after_usd": 0.0}
     cache: dict[tuple, Any] = {}
-    hours = store.query_rows(SELECT_HOURS, {"since": since_ns, "until": until_ns})
+    params = {"since": since_ns, "until": until_ns}
+    if arrivals_only:
+        calls_sql = SELECT_FOREIGN_CALLS
+        counted = {int(hour): int(n) for hour, n in store.query_rows(SELECT_FOREIGN_HOURS, params)}
+        hours = [(h,) for h, n in counted.items() if seen is None or seen.get(h) != n]
+        if seen is not None:
+            seen.clear()
+            seen.update(counted)
+    else:
+        calls_sql = SELECT_CALLS
+        hours = store.query_rows(SELECT_HOURS, params)
     for (hour,) in hours:  # one hour of calls per query keeps memory bounded
         start = max(since_ns, int(hour) * 10**9)
         end = min(until_ns, start - start % _SLICE_NS + _SLICE_NS)
-        _reprice_slice(store, pricing, start, end, version, cache, totals)
+        _reprice_slice(store, pricing, start, end, version, cache, totals, calls_sql)
     totals["price_version"] = pricing.price_version()
     totals["cost_before_usd"] = round(totals["cost_before_usd"], 10)
     totals["cost_after_usd"] = round(totals["cost_after_usd"], 10)
     return totals
+
+
+def price_arrivals(store: Any, now_ns: int | None = None, seen: dict[int, int] | None = None) -> dict[str, Any]:
+    """Price the calls that arrived without a tokenproof price (one step of the service loop).
+
+    Pass the same ``seen`` dict on every step to skip hours where nothing new arrived.
+    """
+    from tokenproof.collector import config
+
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    since = now_ns - int(config.get("price_arrivals_lookback_hours")) * 3600 * 10**9
+    return reprice(store, since, now_ns + 24 * 3600 * 10**9, arrivals_only=True, seen=seen)  # skew ahead too
 
 
 def _price(pricing: Any, cache: dict, provider: str, models: tuple[str, str], usage_key: tuple) -> Any:
@@ -107,8 +151,8 @@ def _price(pricing: Any, cache: dict, provider: str, models: tuple[str, str], us
 
 
 def _reprice_slice(store: Any, pricing: Any, since: int, until: int, version: int, cache: dict,
-                   totals: dict) -> None:
-    result = store.query(SELECT_CALLS, {"since": since, "until": until})
+                   totals: dict, sql: str = SELECT_CALLS) -> None:
+    result = store.query(sql, {"since": since, "until": until})
     rows = result.result_rows
     if not rows:
         return

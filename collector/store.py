@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import clickhouse_connect
 
 from tokenproof.collector import config
+from tokenproof.collector.compat import IncompatibleLayout, check_exporter_layout
 from tokenproof.collector.migrate import apply_migrations, current_version
 
 __all__ = ["Store", "StoreError", "redact_url"]
@@ -29,6 +30,12 @@ __all__ = ["Store", "StoreError", "redact_url"]
 # MergeTree settings that make an acknowledged insert survive a power loss on the embedded store.
 _FSYNC_SETTINGS = "fsync_after_insert = 1, fsync_part_directory = 1"
 _FSYNC_TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hourly")
+# Retention (setting store_ttl_days) on the span table and the exporter's trace-id lookup table;
+# the day count is an int from a validated setting, not user input.
+_TTL_SQL = {
+    "otel_traces": "ALTER TABLE otel_traces MODIFY TTL toDateTime(Timestamp) + toIntervalDay({days})",
+    "otel_traces_trace_id_ts": "ALTER TABLE otel_traces_trace_id_ts MODIFY TTL toDateTime(Start) + toIntervalDay({days})",
+}
 
 
 class StoreError(RuntimeError):
@@ -110,12 +117,19 @@ class Store:
         return store
 
     def migrate(self) -> list[int]:
-        """Apply pending migrations (and the TTL / fsync options); return versions applied now."""
+        """Apply pending migrations (and the TTL / fsync options); return versions applied now.
+
+        Refuses (``StoreError``, nothing changed) an ``otel_traces`` in the exporter's JSON mode.
+        """
+        try:
+            check_exporter_layout(self)
+        except IncompatibleLayout as exc:
+            raise StoreError(str(exc)) from None
         applied = apply_migrations(self, cluster=self.cluster)
         ttl_days = int(config.get("store_ttl_days"))
         if ttl_days > 0:
-            self.command("ALTER TABLE otel_traces MODIFY TTL toDateTime(Timestamp) + toIntervalDay("
-                         + str(ttl_days) + ")")  # an int from a validated setting, not user input
+            for sql in _TTL_SQL.values():
+                self.command(sql.format(days=ttl_days))
         if self.kind == "embedded" and config.get("store_fsync"):
             for table in _FSYNC_TABLES:
                 self.command(f"ALTER TABLE {table} MODIFY SETTING {_FSYNC_SETTINGS}")

@@ -39,6 +39,10 @@ GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 # Cost: no standard attribute yet; OpenLIT writes it and Langfuse reads it (USD).
 GEN_AI_USAGE_COST = "gen_ai.usage.cost"
+# The proposed GenAI names for the same fact (amount, ISO 4217 currency, source provider | local)
+GEN_AI_USAGE_COST_AMOUNT = "gen_ai.usage.cost.amount"
+GEN_AI_USAGE_COST_CURRENCY = "gen_ai.usage.cost.currency"
+GEN_AI_USAGE_COST_SOURCE = "gen_ai.usage.cost.source"
 
 # Values of gen_ai.operation.name / gen_ai.provider.name / gen_ai.output.type we emit
 OPERATION_CHAT = "chat"

@@ -85,6 +85,10 @@ def test_focus_export_csv_and_parquet(client):
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     header = csv.text.splitlines()[0].replace('"', "").split(",")
     assert header == FOCUS_COLUMNS
+    assert csv.headers["x-focus-version"] == "1.4" and int(csv.headers["x-tokenproof-unpriced-calls"]) >= 0
+    meta = client.get("/api/v1/export/focus/metadata", params={"since": "1d"}).json()
+    assert meta["Schema"]["FocusVersion"] == "1.4"
+    assert meta["x_UnpricedUsage"]["calls"] == int(csv.headers["x-tokenproof-unpriced-calls"])
     parquet = client.get("/api/v1/export/focus", params={"since": "1d", "format": "parquet"})
     table = pq.read_table(io.BytesIO(parquet.content))
     assert table.column_names == FOCUS_COLUMNS

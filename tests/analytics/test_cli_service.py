@@ -122,6 +122,8 @@ def test_alerts_budgets_and_export(service, tmp_path):
     exported = cli(service, "export", "focus", "--since", "1d", "--format", "parquet", "--output", str(out))
     assert exported.returncode == 0, exported.stderr
     assert pq.read_table(out).column_names == FOCUS_COLUMNS
+    meta = json.loads((tmp_path / "focus.parquet.metadata.json").read_text())
+    assert meta["Schema"]["FocusVersion"] == "1.4" and "calls" in meta["x_UnpricedUsage"]
 
 
 def test_trace_rollup_of_an_agent_run(service):

@@ -70,6 +70,7 @@ def test_sdk_exporter_spans_are_stored_and_status_agrees(service_factory):
     status = call("GET", "/api/v1/status", base_url=svc.url)
     assert status["spans"] == 50 and status["llm_calls"] == 25
     assert status["schema_version"] >= 4 and status["store"]["kind"] == "embedded"
+    assert status["schema_versions"]["collector"] >= 12 and status["schema_versions"]["analytics"] >= 103
     printed = _cli("status", "--url", svc.url)
     assert printed.returncode == 0
     assert "spans stored:      50" in printed.stdout and "LLM calls:         25" in printed.stdout

@@ -1,0 +1,5 @@
+"""Proof-engine schema migrations: ``NNNN_name.sql`` files numbered 0200-0299 (no Python here).
+
+Registered in the ``tokenproof.migrations`` entry-point group and applied by the collector's one
+runner (``tokenproof.collector.migrate``); see ``docs/store.md``.
+"""

@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tokenproof import semconv
 from tokenproof._tags import current_tags
+from tokenproof.usage import Usage
 
 from . import _content
 from ._adapter import Adapter
@@ -115,7 +116,7 @@ class Call:
         self.runtime = runtime
         self.adapter = adapter
         self.start = time.perf_counter()
-        self.usage: tuple[int, int, int, int, int] | None = None
+        self.usage: Usage | None = None
         self.usage_source = semconv.USAGE_PROVIDER
         self.response_model: str | None = None
         self.response_id: str | None = None
@@ -251,15 +252,15 @@ class Call:
             self._estimate()
         usage = self.usage
         if usage is not None:
-            attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = usage[0]
+            attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
             if self.adapter.operation != semconv.OPERATION_EMBEDDINGS:
-                attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = usage[1]
-            if usage[2]:
-                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage[2]
-            if usage[3]:
-                attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage[3]
-            if usage[4]:
-                attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage[4]
+                attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+            if usage.cache_read_tokens:
+                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+            if usage.cache_creation_tokens:
+                attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_creation_tokens
+            if usage.reasoning_tokens:
+                attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
             attrs[semconv.TP_USAGE_SOURCE] = self.usage_source
             self._price(attrs, usage)
         if self.capture and self.error_type is None:
@@ -276,10 +277,10 @@ class Call:
             if text:
                 self.text_parts.append(text)
         output_tokens = count_text(model, "".join(self.text_parts)) if self.text_parts else 0
-        self.usage = (input_tokens, output_tokens, 0, 0, 0)
+        self.usage = Usage(input_tokens, output_tokens)
         self.usage_source = semconv.USAGE_ESTIMATED
 
-    def _price(self, attrs: dict[str, Any], usage: tuple[int, int, int, int, int]) -> None:
+    def _price(self, attrs: dict[str, Any], usage: Usage) -> None:
         pricing = _pricing_module()
         model = self.response_model or self.request_model or ""
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokenproof import semconv
+from tokenproof.usage import Usage
 
 from ._adapter import Accumulator, Adapter
 from ._content import to_parts
@@ -99,13 +100,18 @@ def _replay_params(kwargs: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _usage_tuple(usage: Any) -> tuple[int, int, int, int, int]:
-    """(input incl. cached, output incl. reasoning, cache read, cache creation, reasoning)."""
+def _usage_tuple(usage: Any) -> Usage:
+    """Chat usage: input incl. cached and audio, output incl. reasoning and audio."""
     details = getattr(usage, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None) or 0
     out_details = getattr(usage, "completion_tokens_details", None)
-    reasoning = getattr(out_details, "reasoning_tokens", None) or 0
-    return (usage.prompt_tokens or 0, usage.completion_tokens or 0, cached, 0, reasoning)
+    return Usage(
+        input_tokens=usage.prompt_tokens or 0,
+        output_tokens=usage.completion_tokens or 0,
+        cache_read_tokens=getattr(details, "cached_tokens", None) or 0,
+        reasoning_tokens=getattr(out_details, "reasoning_tokens", None) or 0,
+        input_audio_tokens=getattr(details, "audio_tokens", None) or 0,
+        output_audio_tokens=getattr(out_details, "audio_tokens", None) or 0,
+    )
 
 
 def _parsed(response: Any) -> Any:
@@ -298,10 +304,15 @@ def _read_response_object(call: Any, response: Any) -> None:
     usage = response.usage
     if usage is not None:
         details = getattr(usage, "input_tokens_details", None)
-        cached = getattr(details, "cached_tokens", None) or 0
         out_details = getattr(usage, "output_tokens_details", None)
-        reasoning = getattr(out_details, "reasoning_tokens", None) or 0
-        call.usage = (usage.input_tokens or 0, usage.output_tokens or 0, cached, 0, reasoning)
+        searches = sum(1 for item in response.output or () if getattr(item, "type", None) == "web_search_call")
+        call.usage = Usage(
+            input_tokens=usage.input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+            cache_read_tokens=getattr(details, "cached_tokens", None) or 0,
+            reasoning_tokens=getattr(out_details, "reasoning_tokens", None) or 0,
+            web_searches=searches,
+        )
 
 
 def _text_format(kwargs: dict[str, Any]) -> Any:
@@ -417,7 +428,7 @@ class EmbeddingsAdapter(Adapter):
         call.response_model = response.model
         usage = response.usage
         if usage is not None:
-            call.usage = (usage.prompt_tokens or 0, 0, 0, 0, 0)
+            call.usage = Usage(usage.prompt_tokens or 0)
 
     def estimate_input_tokens(self, kwargs: dict[str, Any], model: str) -> int:
         data = kwargs.get("input")

@@ -96,13 +96,14 @@ def _price(args: argparse.Namespace) -> int:
     negative = [k for k, v in counts.items() if v < 0]
     if negative:
         return _fail(f"--{negative[0]} must not be negative")
-    usage = pricing.Usage(args.input, args.output, args.cache_read, args.cache_write, args.reasoning)
+    usage = pricing.Usage(input_tokens=args.input, output_tokens=args.output, cache_read_tokens=args.cache_read,
+                          cache_creation_tokens=args.cache_write, reasoning_tokens=args.reasoning)
     provider = args.provider or ""
     resolved = pricing.resolve(provider, args.model)
     cost = pricing.price(provider, args.model, usage)
     rates = resolved.rates() if resolved is not None else {}
     if args.json:
-        print(json.dumps({"provider": provider, "model": args.model, "usage": asdict(usage),
+        print(json.dumps({"provider": provider, "model": args.model, "usage": usage._asdict(),
                           **asdict(cost), "rates_per_million": rates}))
     elif cost.status == semconv.COST_UNPRICED:
         print(f"{args.model} ({provider or 'any provider'}): UNPRICED, genai-prices "

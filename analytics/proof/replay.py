@@ -19,20 +19,15 @@ import threading
 import time
 from typing import Any
 
-from tokenproof import pricing, semconv, tag
+from tokenproof import catalogue, pricing, semconv, tag
 from tokenproof.analytics.proof.answer import Answer, ToolCall
-from tokenproof.analytics.proof.judge import model_family
 
 __all__ = ["Replayer", "price_answer", "provider_of"]
 
-# family -> semconv gen_ai.provider.name used for pricing
-_PRICING_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "mistral": "mistral_ai",
-                     "google": "gcp.gemini", "deepseek": "deepseek", "cohere": "cohere", "xai": "x_ai"}
-
-
 def provider_of(model: str) -> str:
-    """The provider name a model is priced under (semconv values)."""
-    return _PRICING_PROVIDER.get(model_family(model), "openai")
+    """The provider name a model is priced under (semconv values), from the model catalogue."""
+    info = catalogue.lookup(model)
+    return info.provider if info is not None and info.provider else "openai"
 
 
 def price_answer(answer: Answer) -> None:
@@ -150,7 +145,8 @@ class Replayer:
         self._lock = threading.Lock()
 
     def _adapter(self, model: str):
-        kind = "anthropic" if model_family(model) == "anthropic" else "openai"
+        info = catalogue.lookup(model)
+        kind = "anthropic" if info is not None and info.sdk == "anthropic" else "openai"
         with self._lock:
             if kind not in self._adapters:
                 if kind == "anthropic":

@@ -85,6 +85,7 @@ class MessagesAccumulator(Accumulator):
             call.response_model = message.model
             if message.usage is not None:
                 call.usage = _usage(message.usage)
+                call.service_tier = getattr(message.usage, "service_tier", None) or call.service_tier
         elif kind == "content_block_start":
             if getattr(event.content_block, "type", None) == "tool_use":
                 call.output_format = semconv.OUTPUT_TOOL_CALLS
@@ -148,6 +149,7 @@ class MessagesAdapter(Adapter):
                 call.output_format = semconv.OUTPUT_TOOL_CALLS
         if response.usage is not None:
             call.usage = _usage(response.usage)
+            call.service_tier = getattr(response.usage, "service_tier", None) or call.service_tier
 
     def response_text(self, response: Any) -> str:
         return "".join(getattr(b, "text", "") for b in response.content or () if getattr(b, "type", None) == "text")

@@ -57,27 +57,34 @@ def foreign_genai_span() -> Any:
     return None
 
 
-_servers: dict[int, tuple[Any, str | None, int | None]] = {}
+_servers: dict[int, tuple[Any, str | None, int | None, str | None, str | None]] = {}
 
 
-def _server(instance: Any) -> tuple[str | None, int | None]:
-    """(server.address, server.port) of the SDK client behind a resource, cached per base URL object."""
+def _server(instance: Any) -> tuple[str | None, int | None, str | None, str | None]:
+    """(server.address, server.port, base URL, provider of that host) of the SDK client behind a
+    resource, cached per base URL object. The provider is the catalogue's ``gen_ai.provider.name``
+    for the hosts of known OpenAI-compatible services (DeepSeek, Groq, OpenRouter...), else None."""
     client = getattr(instance, "_client", None)
     url = getattr(client, "base_url", None)
     if url is None:
-        return None, None
+        return None, None, None, None
     hit = _servers.get(id(url))
     if hit is not None and hit[0] is url:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3], hit[4]
     host = getattr(url, "host", None) or None
     port = getattr(url, "port", None)
     if port is None:
         scheme = getattr(url, "scheme", "")
         port = 443 if scheme == "https" else 80 if scheme == "http" else None
+    api_url = str(url)
+    from tokenproof import catalogue  # imports genai-prices: only once a call is made
+
+    host_provider = catalogue.provider_for_url(api_url)
     if len(_servers) > 256:
         _servers.clear()
-    _servers[id(url)] = (url, host, port)  # holds the URL, so its id cannot be reused while cached
-    return host, port
+    # holds the URL, so its id cannot be reused while cached
+    _servers[id(url)] = (url, host, port, api_url, host_provider)
+    return host, port, api_url, host_provider
 
 
 class Call:
@@ -85,6 +92,7 @@ class Call:
 
     __slots__ = (
         "adapter",
+        "api_url",
         "capture",
         "closed_early",
         "context",
@@ -97,12 +105,15 @@ class Call:
         "kwargs",
         "output_format",
         "provider",
+        "provider_cost",
         "request_model",
         "response",
         "response_id",
         "response_model",
+        "response_service_tier",
         "runtime",
         "server",
+        "service_tier",
         "span",
         "start",
         "streaming",
@@ -130,6 +141,8 @@ class Call:
         self.closed_early = False
         self.hide_usage = False
         self.context: Any = None
+        self.provider_cost: float | None = None  # what the provider says it charged (OpenRouter)
+        self.response_service_tier: str | None = None  # the OpenAI service tier that served the call
 
         self.provider = provider = adapter.provider_for(instance)
         attrs: dict[str, Any] = {
@@ -145,7 +158,13 @@ class Call:
                 attrs[semconv.TP_ROUTE_ID] = route_id
         model = adapter.request_attributes(kwargs, attrs)
         self.request_model = model
-        self.server = host, port = _server(instance)  # (for the metrics' attributes)
+        host, port, self.api_url, host_provider = _server(instance)
+        self.server = host, port  # (for the metrics' attributes)
+        if host_provider is not None and provider == adapter.provider and host_provider != provider:
+            # an SDK client pointed at another service's OpenAI-compatible endpoint
+            self.provider = provider = host_provider
+            attrs[semconv.GEN_AI_PROVIDER_NAME] = provider
+        self.service_tier: str | None = attrs.get(semconv.OPENAI_REQUEST_SERVICE_TIER)
         if host is not None:
             attrs[semconv.SERVER_ADDRESS] = host
         if port is not None:
@@ -248,6 +267,9 @@ class Call:
             attrs[semconv.TP_OUTPUT_FORMAT] = self.output_format
         if self.closed_early:
             attrs[semconv.TP_STREAM_CLOSED_EARLY] = True
+        if self.response_service_tier:
+            attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = self.response_service_tier
+            self.service_tier = self.response_service_tier
         if self.usage is None and (self.error_type is None or self.text_parts):
             self._estimate()
         usage = self.usage
@@ -283,17 +305,31 @@ class Call:
     def _price(self, attrs: dict[str, Any], usage: Usage) -> None:
         pricing = _pricing_module()
         model = self.response_model or self.request_model or ""
+        source = semconv.COST_SOURCE_LOCAL
         try:
-            cost = pricing.price_counts(self.provider, model, usage)
+            if self.provider_cost is not None:
+                cost = pricing.provider_cost(self.provider_cost)
+                source = semconv.COST_SOURCE_PROVIDER
+            else:
+                tier = self.service_tier
+                context = pricing.price_context(tier) if tier else ()
+                cost = pricing.price_counts(self.provider, model, usage, self.api_url, context)
+            mode = pricing.cost_attribute_mode()
         except Exception as exc:  # e.g. a broken overrides file: unpriced (never $0), tokens still recorded
             attrs[semconv.TP_COST_STATUS] = semconv.COST_UNPRICED
             internal_error("pricing", exc)
             return
         if cost.status == semconv.COST_PRICED and cost.usd is not None:
             self.cost_usd = cost.usd
-            attrs[semconv.GEN_AI_USAGE_COST] = cost.usd
+            if mode != "proposed":
+                attrs[semconv.GEN_AI_USAGE_COST] = cost.usd
+            if mode != "legacy":
+                attrs[semconv.GEN_AI_USAGE_COST_AMOUNT] = cost.usd
+                attrs[semconv.GEN_AI_USAGE_COST_CURRENCY] = "USD"
+                attrs[semconv.GEN_AI_USAGE_COST_SOURCE] = source
             attrs[semconv.TP_COST_CURRENCY] = "USD"
             attrs[semconv.TP_COST_STATUS] = semconv.COST_PRICED
+            attrs[semconv.TP_COST_SOURCE] = source
         else:
             attrs[semconv.TP_COST_STATUS] = semconv.COST_UNPRICED
         if cost.price_version:

@@ -26,6 +26,12 @@ _AZURE = {"AzureOpenAI": "azure.ai.openai", "AsyncAzureOpenAI": "azure.ai.openai
 _INSTRUCTION_ROLES = ("system", "developer")
 
 
+def _service_tier(kwargs: dict[str, Any], attrs: dict[str, Any]) -> None:
+    tier = kwargs.get("service_tier")
+    if isinstance(tier, str) and tier:
+        attrs[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
+
+
 def _num_params(kwargs: dict[str, Any], attrs: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> None:
     for key, attr in pairs:
         value = kwargs.get(key)
@@ -114,6 +120,22 @@ def _usage_tuple(usage: Any) -> Usage:
     )
 
 
+def _reported_cost(usage: Any) -> float | None:
+    """The cost a provider reports in its usage object (OpenRouter's ``usage.cost``, USD)."""
+    cost = getattr(usage, "cost", None)
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0:
+        return float(cost)
+    return None
+
+
+def _read_usage(call: Any, usage: Any) -> None:
+    """Chat usage onto ``call``, with the cost the provider reported."""
+    call.usage = _usage_tuple(usage)
+    cost = _reported_cost(usage)
+    if cost is not None:
+        call.provider_cost = cost
+
+
 def _parsed(response: Any) -> Any:
     """A raw-response wrapper (``with_raw_response``) parsed to the model object (cached by the SDK).
 
@@ -138,9 +160,10 @@ class ChatAccumulator(Accumulator):
         if call.response_id is None:
             call.response_id = chunk.id
             call.response_model = chunk.model
+            call.response_service_tier = getattr(chunk, "service_tier", None)
         usage = chunk.usage
         if usage is not None:
-            call.usage = _usage_tuple(usage)
+            _read_usage(call, usage)
         choices = chunk.choices
         if not choices:
             return usage is not None and call.hide_usage
@@ -189,6 +212,7 @@ class ChatAdapter(Adapter):
         kind = _format_kind(kwargs.get("response_format"))
         if kind is not None:
             attrs[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TEXT if kind == "text" else semconv.OUTPUT_JSON
+        _service_tier(kwargs, attrs)
         return model
 
     def output_format(self, kwargs: dict[str, Any]) -> str:
@@ -218,9 +242,10 @@ class ChatAdapter(Adapter):
             message = choice.message
             if message is not None and message.tool_calls:
                 call.output_format = semconv.OUTPUT_TOOL_CALLS
+        call.response_service_tier = getattr(response, "service_tier", None)
         usage = response.usage
         if usage is not None:
-            call.usage = _usage_tuple(usage)
+            _read_usage(call, usage)
 
     def response_text(self, response: Any) -> str:
         return "".join((c.message.content or "") for c in response.choices if c.message is not None)
@@ -301,8 +326,14 @@ def _read_response_object(call: Any, response: Any) -> None:
     for item in response.output or ():
         if getattr(item, "type", None) == "function_call":
             call.output_format = semconv.OUTPUT_TOOL_CALLS
+    tier = getattr(response, "service_tier", None)
+    if tier:
+        call.response_service_tier = tier
     usage = response.usage
     if usage is not None:
+        cost = _reported_cost(usage)
+        if cost is not None:
+            call.provider_cost = cost
         details = getattr(usage, "input_tokens_details", None)
         out_details = getattr(usage, "output_tokens_details", None)
         searches = sum(1 for item in response.output or () if getattr(item, "type", None) == "web_search_call")
@@ -341,6 +372,7 @@ class ResponsesAdapter(Adapter):
         kind = _format_kind(_text_format(kwargs))
         if kind is not None:
             attrs[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TEXT if kind == "text" else semconv.OUTPUT_JSON
+        _service_tier(kwargs, attrs)
         return model
 
     def output_format(self, kwargs: dict[str, Any]) -> str:

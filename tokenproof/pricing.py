@@ -52,12 +52,14 @@ __all__ = [
     "Usage",
     "active_overrides",
     "catalogue",
+    "cost_attribute_mode",
     "genai_provider_id",
     "load_overrides",
     "price",
     "price_context",
     "price_counts",
     "price_version",
+    "provider_cost",
     "reset",
     "resolve",
     "unpriced_counts",
@@ -72,9 +74,25 @@ settings.declare(
     env="TOKENPROOF_PRICE_OVERRIDES",
 )
 
+COST_ATTRIBUTE_MODES = ("both", "legacy", "proposed")
+
+
+def _check_cost_mode(value: str) -> None:
+    if value not in COST_ATTRIBUTE_MODES:
+        raise ValueError(f"expected one of {', '.join(COST_ATTRIBUTE_MODES)}")
+
+
+settings.declare(
+    "cost_attributes", str, "both",
+    "cost attribute names on LLM spans: 'both' (gen_ai.usage.cost and the proposed "
+    "gen_ai.usage.cost.amount/.currency/.source), 'legacy' (gen_ai.usage.cost only) or 'proposed'",
+    validate=_check_cost_mode,
+)
+
 _DECIMAL = Context()  # fixed default context (see _pricing_plan)
 SOURCE_GENAI_PRICES = "genai-prices"
 SOURCE_OVERRIDE = "override"
+SOURCE_PROVIDER = "provider"  # the provider reported the cost itself
 TABLE_VERSION = f"genai-prices-{genai_prices.__version__}"
 
 # A price context selects genai-prices price variants: (("service_tier", "flex"),) or
@@ -197,6 +215,7 @@ _MAX_RESOLVED = 20_000
 _costs: dict[tuple[str, str, str | None, Usage, PriceContext], Cost] = {}
 _MAX_COSTS = 4096
 _generation = 0  # bumped whenever the overrides change, so a lookup racing the change is not kept
+_cost_mode: str | None = None
 
 
 def genai_provider_id(provider: str | None, api_url: str | None = None) -> str | None:
@@ -255,9 +274,10 @@ def use_overrides(overrides: Overrides | None) -> None:
 
 
 def reset() -> None:
-    """Forget resolved prices, unpriced counts and overrides; the setting is read again next time."""
-    global _overrides, _overrides_error, _overrides_loaded, _version, _generation
+    """Forget resolved prices, unpriced counts and overrides; the settings are read again next time."""
+    global _overrides, _overrides_error, _overrides_loaded, _version, _generation, _cost_mode
     with _lock:
+        _cost_mode = None
         _generation += 1
         _overrides = None
         _overrides_error = None
@@ -408,6 +428,20 @@ def price_counts(provider: str, model: str, usage: Usage, api_url: str | None = 
                         _costs.clear()
                     _costs[key] = cost
     return cost
+
+
+def provider_cost(usd: float) -> Cost:
+    """The Cost of a call whose provider reported what it charged (e.g. OpenRouter ``usage.cost``)."""
+    return Cost(usd, semconv.COST_PRICED, price_version(), SOURCE_PROVIDER, None)
+
+
+def cost_attribute_mode() -> str:
+    """The ``cost_attributes`` setting (read once; again after :func:`reset`)."""
+    global _cost_mode
+    mode = _cost_mode
+    if mode is None:
+        mode = _cost_mode = settings.get("cost_attributes")
+    return mode
 
 
 def unpriced_counts() -> dict[tuple[str, str], int]:

@@ -30,10 +30,11 @@ def provider_of(model: str) -> str:
     return info.provider if info is not None and info.provider else "openai"
 
 
-def price_answer(answer: Answer) -> None:
+def price_answer(answer: Answer, *, batch: bool = False) -> None:
+    """Price ``answer`` (``batch``: at the provider's Batch API rates)."""
     usage = pricing.Usage(input_tokens=answer.input_tokens, output_tokens=answer.output_tokens,
                           cache_read_tokens=min(answer.cache_read_tokens, answer.input_tokens))
-    cost = pricing.price(provider_of(answer.model), answer.model, usage)
+    cost = pricing.price(provider_of(answer.model), answer.model, usage, batch=batch)
     answer.cost_usd = cost.usd
 
 

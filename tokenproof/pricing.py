@@ -177,10 +177,10 @@ class ModelPrice:
             total = _DECIMAL.multiply(total, self._factor)
         return total
 
-    def rates(self, when: datetime | None = None) -> dict[str, float]:
+    def rates(self, when: datetime | None = None, context: Mapping[str, str] | None = None) -> dict[str, float]:
         """Current rates by genai-prices price key (e.g. ``input_mtok``), after any discount."""
         factor = self._factor if self._factor is not None else Decimal(1)
-        return {key: float(value * factor) for key, value in self.plan(when).rates.items()}
+        return {key: float(value * factor) for key, value in self.plan(when, context).rates.items()}
 
     @property
     def tiered(self) -> bool:

@@ -188,3 +188,29 @@ def test_cost_attribute_names_follow_the_setting(instrumented, monkeypatch, mode
     assert all(name in attrs for name in present), attrs
     assert not any(name in attrs for name in absent), attrs
     assert attrs[sc.TP_COST_CURRENCY] == "USD"
+
+
+def _searched_response(body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, {
+        "id": "resp_1", "object": "response", "created_at": 1700000000, "model": "gpt-5-2025-08-07",
+        "status": "completed", "service_tier": "flex", "parallel_tool_calls": True, "tool_choice": "auto",
+        "tools": [{"type": "web_search"}],
+        "output": [
+            {"type": "web_search_call", "id": "ws_1", "status": "completed",
+             "action": {"type": "search", "query": "sky colour"}},
+            {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": "Rayleigh scattering.", "annotations": []}]},
+        ],
+        "usage": {"input_tokens": 1_000_000, "output_tokens": 100_000, "total_tokens": 1_100_000,
+                  "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
+    }
+
+
+def test_responses_service_tier_and_web_search_calls_are_priced(instrumented) -> None:
+    client = openai_client(_searched_response)
+    client.responses.create(model="gpt-5", input="Why is the sky blue?", tools=[{"type": "web_search"}],
+                            service_tier="flex")
+    attrs = instrumented.only_span().attributes
+    assert attrs[sc.OPENAI_REQUEST_SERVICE_TIER] == attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] == "flex"
+    # flex tokens ($1.125) plus one web search at $10 per 1,000
+    assert attrs[sc.GEN_AI_USAGE_COST] == pytest.approx(1.125 + 0.01)

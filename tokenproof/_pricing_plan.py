@@ -29,7 +29,7 @@ from genai_prices.validation import validate_priced_units
 
 from tokenproof.usage import USAGE_KEYS, Usage
 
-__all__ = ["InvalidUsage", "ModelPlans", "PricePlan"]
+__all__ = ["NO_CONTEXT", "InvalidUsage", "ModelPlans", "PriceContext", "PricePlan", "price_context"]
 
 # genai-prices usage key -> position of our Usage field (resolved once, when a plan is compiled)
 _FIELD_INDEX: dict[str, int] = {key: Usage._fields.index(name) for key, name in USAGE_KEYS.items()}
@@ -39,6 +39,32 @@ _ZERO = Decimal(0)
 # (precision, traps) cannot change our costs; calc_price runs under the default one.
 _CTX = Context()
 _mul, _div, _add = _CTX.multiply, _CTX.divide, _CTX.add
+
+
+# A price context selects genai-prices price variants: (("service_tier", "flex"),) or
+# (("processing", "batch"),). A tuple of pairs, so that it can be part of a cache key.
+PriceContext = tuple[tuple[str, str], ...]
+NO_CONTEXT: PriceContext = ()
+# service tier values that are the standard price (OpenAI "default"/"auto", Anthropic "standard")
+_STANDARD_TIERS = frozenset({"", "default", "auto", "standard"})
+
+
+def price_context(service_tier: str | None = None, *, batch: bool = False) -> PriceContext:
+    """The price context of a call: its service tier (as the provider reported it) and batch processing.
+
+    OpenAI ``service_tier`` values ``flex``/``priority``/``scale`` select those variants; a batch
+    (OpenAI Batch API, Anthropic Message Batches, or a ``service_tier`` of ``batch``) selects
+    ``processing=batch``.
+    """
+    tier = (service_tier or "").strip().lower()
+    pairs: list[tuple[str, str]] = []
+    if tier == "batch":
+        batch = True
+    elif tier not in _STANDARD_TIERS:
+        pairs.append(("service_tier", tier))
+    if batch:
+        pairs.append(("processing", "batch"))
+    return tuple(pairs)
 
 
 class InvalidUsage(ValueError):

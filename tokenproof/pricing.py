@@ -39,7 +39,7 @@ from genai_prices import types as gp_types
 from tokenproof import catalogue as _catalogue
 from tokenproof import semconv, settings
 from tokenproof._pricing_overrides import OverrideEntry, Overrides, PricingError, read_overrides
-from tokenproof._pricing_plan import InvalidUsage, ModelPlans, PricePlan
+from tokenproof._pricing_plan import NO_CONTEXT, InvalidUsage, ModelPlans, PriceContext, PricePlan, price_context
 from tokenproof.usage import Usage
 
 __all__ = [
@@ -94,32 +94,6 @@ SOURCE_GENAI_PRICES = "genai-prices"
 SOURCE_OVERRIDE = "override"
 SOURCE_PROVIDER = "provider"  # the provider reported the cost itself
 TABLE_VERSION = f"genai-prices-{genai_prices.__version__}"
-
-# A price context selects genai-prices price variants: (("service_tier", "flex"),) or
-# (("processing", "batch"),). A tuple of pairs, so that it can be part of a cache key.
-PriceContext = tuple[tuple[str, str], ...]
-_NO_CONTEXT: PriceContext = ()
-# service tier values that are the standard price (OpenAI "default"/"auto", Anthropic "standard")
-_STANDARD_TIERS = frozenset({"", "default", "auto", "standard"})
-
-
-def price_context(service_tier: str | None = None, *, batch: bool = False) -> PriceContext:
-    """The price context of a call: its service tier (as the provider reported it) and batch processing.
-
-    OpenAI ``service_tier`` values ``flex``/``priority``/``scale`` select those variants; a batch
-    (OpenAI Batch API, Anthropic Message Batches, or a ``service_tier`` of ``batch``) selects
-    ``processing=batch``.
-    """
-    tier = (service_tier or "").strip().lower()
-    pairs: list[tuple[str, str]] = []
-    if tier == "batch":
-        batch = True
-    elif tier not in _STANDARD_TIERS:
-        pairs.append(("service_tier", tier))
-    if batch:
-        pairs.append(("processing", "batch"))
-    return tuple(pairs)
-
 
 @dataclass(frozen=True)
 class Cost:
@@ -390,7 +364,7 @@ def price(provider: str, model: str, usage: Usage, *, when: datetime | None = No
     explicit ``context`` (see :func:`price_context`).
     """
     if context is None:
-        context = price_context(service_tier, batch=batch) if (service_tier or batch) else _NO_CONTEXT
+        context = price_context(service_tier, batch=batch) if (service_tier or batch) else NO_CONTEXT
     key = (provider, model, api_url)
     resolved = _resolved[key] if key in _resolved else resolve(provider, model, api_url)
     if resolved is not None:
@@ -406,7 +380,7 @@ def price(provider: str, model: str, usage: Usage, *, when: datetime | None = No
 
 
 def price_counts(provider: str, model: str, usage: Usage, api_url: str | None = None,
-                 context: PriceContext = _NO_CONTEXT) -> Cost:
+                 context: PriceContext = NO_CONTEXT) -> Cost:
     """``price()`` of a call made now: the instrumentation's hot path.
 
     The Cost of a priced call whose price does not depend on the request time is cached per
@@ -431,8 +405,10 @@ def price_counts(provider: str, model: str, usage: Usage, api_url: str | None = 
 
 
 def provider_cost(usd: float) -> Cost:
-    """The Cost of a call whose provider reported what it charged (e.g. OpenRouter ``usage.cost``)."""
-    return Cost(usd, semconv.COST_PRICED, price_version(), SOURCE_PROVIDER, None)
+    """The Cost of a call whose provider reported what it charged (e.g. OpenRouter ``usage.cost``).
+
+    It needs no price table, so a broken overrides file does not leave it unpriced."""
+    return Cost(usd, semconv.COST_PRICED, _version, SOURCE_PROVIDER, None)
 
 
 def cost_attribute_mode() -> str:

@@ -18,7 +18,7 @@ from genai_prices import Usage as GPUsage
 from genai_prices import calc_price
 
 from tokenproof import pricing, tokens
-from tokenproof.pricing import Usage
+from tokenproof.usage import Usage
 
 CASES = [
     ("openai", "gpt-4o-2024-08-06", Usage(1200, 300, cache_read_tokens=800)),
@@ -67,6 +67,15 @@ def main() -> None:
     unknown_t = statistics.median(per_call_us(lambda: pricing.price("openai", "acme-unknown", unknown), args.calls)
                                   for _ in range(args.rounds))
     print(f"{'openai/acme-unknown (unpriced)':<40} {unknown_t:>14.2f}")
+    tier = Usage(1_000_000, 100_000)
+    flex_t = statistics.median(per_call_us(lambda: pricing.price("openai", "gpt-5", tier, service_tier="flex"), args.calls)
+                               for _ in range(args.rounds))
+    print(f"{'openai/gpt-5 service_tier=flex':<40} {flex_t:>14.2f}")
+    hit_usage = CASES[0][2]
+    pricing.price_counts(CASES[0][0], CASES[0][1], hit_usage)
+    hit_t = statistics.median(per_call_us(lambda: pricing.price_counts(CASES[0][0], CASES[0][1], hit_usage), args.calls * 5)
+                              for _ in range(args.rounds))
+    print(f"{'price_counts, repeated call (cache hit)':<40} {hit_t:>14.2f}")
     print(f"median speed-up over calc_price: {statistics.median(ratios):.0f}x")
 
     resolve_t = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokenproof import semconv
+from tokenproof.usage import Usage
 
 from ._adapter import Accumulator, Adapter
 from ._content import to_parts
@@ -23,20 +24,39 @@ from ._openai import _count_messages, _dictish, _model_and_params, _parsed
 __all__ = ["MessagesAdapter"]
 
 
-def _usage(usage: Any, previous: tuple[int, int, int, int, int] | None = None) -> tuple[int, int, int, int, int]:
-    def field(name: str, index: int) -> int:
-        value = getattr(usage, name, None)
-        if value is None:
-            return previous[index] if previous is not None else 0
-        return int(value)
+def _count(value: Any) -> int | None:
+    return None if value is None else int(value)
 
-    cache_read = field("cache_read_input_tokens", 2)
-    cache_creation = field("cache_creation_input_tokens", 3)
-    if previous is not None and getattr(usage, "input_tokens", None) is None:
-        total_input = previous[0]
+
+def _usage(usage: Any, previous: Usage | None = None) -> Usage:
+    """Usage from a message (or a stream's cumulative ``message_delta``: missing fields keep
+    ``previous``). Cache writes are split by lifetime (``cache_creation.ephemeral_1h_input_tokens``)
+    and server-side web searches counted (``server_tool_use.web_search_requests``)."""
+    base = previous if previous is not None else Usage(0)
+    cache_read = _count(getattr(usage, "cache_read_input_tokens", None))
+    cache_read = base.cache_read_tokens if cache_read is None else cache_read
+    creation = _count(getattr(usage, "cache_creation_input_tokens", None))
+    creation = base.cache_creation_tokens if creation is None else creation
+    split = getattr(usage, "cache_creation", None)
+    one_hour = _count(getattr(split, "ephemeral_1h_input_tokens", None)) if split is not None else None
+    one_hour = base.cache_creation_1h_tokens if one_hour is None else min(one_hour, creation)
+    tools = getattr(usage, "server_tool_use", None)
+    searches = _count(getattr(tools, "web_search_requests", None)) if tools is not None else None
+    searches = base.web_searches if searches is None else searches
+    uncached = getattr(usage, "input_tokens", None)
+    if previous is not None and uncached is None:
+        total_input = previous.input_tokens
     else:
-        total_input = int(getattr(usage, "input_tokens", 0) or 0) + cache_read + cache_creation
-    return (total_input, field("output_tokens", 1), cache_read, cache_creation, 0)
+        total_input = int(uncached or 0) + cache_read + creation
+    output = _count(getattr(usage, "output_tokens", None))
+    return Usage(
+        input_tokens=total_input,
+        output_tokens=base.output_tokens if output is None else output,
+        cache_read_tokens=cache_read,
+        cache_creation_tokens=creation,
+        cache_creation_1h_tokens=one_hour,
+        web_searches=searches,
+    )
 
 
 def _output_format(kwargs: dict[str, Any]) -> str:
@@ -65,6 +85,7 @@ class MessagesAccumulator(Accumulator):
             call.response_model = message.model
             if message.usage is not None:
                 call.usage = _usage(message.usage)
+                call.service_tier = getattr(message.usage, "service_tier", None) or call.service_tier
         elif kind == "content_block_start":
             if getattr(event.content_block, "type", None) == "tool_use":
                 call.output_format = semconv.OUTPUT_TOOL_CALLS
@@ -128,6 +149,7 @@ class MessagesAdapter(Adapter):
                 call.output_format = semconv.OUTPUT_TOOL_CALLS
         if response.usage is not None:
             call.usage = _usage(response.usage)
+            call.service_tier = getattr(response.usage, "service_tier", None) or call.service_tier
 
     def response_text(self, response: Any) -> str:
         return "".join(getattr(b, "text", "") for b in response.content or () if getattr(b, "type", None) == "text")

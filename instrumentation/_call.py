@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tokenproof import semconv
 from tokenproof._tags import current_tags
+from tokenproof.usage import Usage
 
 from . import _content
 from ._adapter import Adapter
@@ -56,27 +57,34 @@ def foreign_genai_span() -> Any:
     return None
 
 
-_servers: dict[int, tuple[Any, str | None, int | None]] = {}
+_servers: dict[int, tuple[Any, str | None, int | None, str | None, str | None]] = {}
 
 
-def _server(instance: Any) -> tuple[str | None, int | None]:
-    """(server.address, server.port) of the SDK client behind a resource, cached per base URL object."""
+def _server(instance: Any) -> tuple[str | None, int | None, str | None, str | None]:
+    """(server.address, server.port, base URL, provider of that host) of the SDK client behind a
+    resource, cached per base URL object. The provider is the catalogue's ``gen_ai.provider.name``
+    for the hosts of known OpenAI-compatible services (DeepSeek, Groq, OpenRouter...), else None."""
     client = getattr(instance, "_client", None)
     url = getattr(client, "base_url", None)
     if url is None:
-        return None, None
+        return None, None, None, None
     hit = _servers.get(id(url))
     if hit is not None and hit[0] is url:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3], hit[4]
     host = getattr(url, "host", None) or None
     port = getattr(url, "port", None)
     if port is None:
         scheme = getattr(url, "scheme", "")
         port = 443 if scheme == "https" else 80 if scheme == "http" else None
+    api_url = str(url)
+    from tokenproof import catalogue  # imports genai-prices: only once a call is made
+
+    host_provider = catalogue.provider_for_url(api_url)
     if len(_servers) > 256:
         _servers.clear()
-    _servers[id(url)] = (url, host, port)  # holds the URL, so its id cannot be reused while cached
-    return host, port
+    # holds the URL, so its id cannot be reused while cached
+    _servers[id(url)] = (url, host, port, api_url, host_provider)
+    return host, port, api_url, host_provider
 
 
 class Call:
@@ -84,6 +92,7 @@ class Call:
 
     __slots__ = (
         "adapter",
+        "api_url",
         "capture",
         "closed_early",
         "context",
@@ -96,12 +105,15 @@ class Call:
         "kwargs",
         "output_format",
         "provider",
+        "provider_cost",
         "request_model",
         "response",
         "response_id",
         "response_model",
+        "response_service_tier",
         "runtime",
         "server",
+        "service_tier",
         "span",
         "start",
         "streaming",
@@ -115,7 +127,7 @@ class Call:
         self.runtime = runtime
         self.adapter = adapter
         self.start = time.perf_counter()
-        self.usage: tuple[int, int, int, int, int] | None = None
+        self.usage: Usage | None = None
         self.usage_source = semconv.USAGE_PROVIDER
         self.response_model: str | None = None
         self.response_id: str | None = None
@@ -129,6 +141,8 @@ class Call:
         self.closed_early = False
         self.hide_usage = False
         self.context: Any = None
+        self.provider_cost: float | None = None  # what the provider says it charged (OpenRouter)
+        self.response_service_tier: str | None = None  # the OpenAI service tier that served the call
 
         self.provider = provider = adapter.provider_for(instance)
         attrs: dict[str, Any] = {
@@ -144,7 +158,13 @@ class Call:
                 attrs[semconv.TP_ROUTE_ID] = route_id
         model = adapter.request_attributes(kwargs, attrs)
         self.request_model = model
-        self.server = host, port = _server(instance)  # (for the metrics' attributes)
+        host, port, self.api_url, host_provider = _server(instance)
+        self.server = host, port  # (for the metrics' attributes)
+        if host_provider is not None and provider == adapter.provider and host_provider != provider:
+            # an SDK client pointed at another service's OpenAI-compatible endpoint
+            self.provider = provider = host_provider
+            attrs[semconv.GEN_AI_PROVIDER_NAME] = provider
+        self.service_tier: str | None = attrs.get(semconv.OPENAI_REQUEST_SERVICE_TIER)
         if host is not None:
             attrs[semconv.SERVER_ADDRESS] = host
         if port is not None:
@@ -247,19 +267,22 @@ class Call:
             attrs[semconv.TP_OUTPUT_FORMAT] = self.output_format
         if self.closed_early:
             attrs[semconv.TP_STREAM_CLOSED_EARLY] = True
+        if self.response_service_tier:
+            attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = self.response_service_tier
+            self.service_tier = self.response_service_tier
         if self.usage is None and (self.error_type is None or self.text_parts):
             self._estimate()
         usage = self.usage
         if usage is not None:
-            attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = usage[0]
+            attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
             if self.adapter.operation != semconv.OPERATION_EMBEDDINGS:
-                attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = usage[1]
-            if usage[2]:
-                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage[2]
-            if usage[3]:
-                attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage[3]
-            if usage[4]:
-                attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage[4]
+                attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+            if usage.cache_read_tokens:
+                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+            if usage.cache_creation_tokens:
+                attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_creation_tokens
+            if usage.reasoning_tokens:
+                attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
             attrs[semconv.TP_USAGE_SOURCE] = self.usage_source
             self._price(attrs, usage)
         if self.capture and self.error_type is None:
@@ -276,23 +299,37 @@ class Call:
             if text:
                 self.text_parts.append(text)
         output_tokens = count_text(model, "".join(self.text_parts)) if self.text_parts else 0
-        self.usage = (input_tokens, output_tokens, 0, 0, 0)
+        self.usage = Usage(input_tokens, output_tokens)
         self.usage_source = semconv.USAGE_ESTIMATED
 
-    def _price(self, attrs: dict[str, Any], usage: tuple[int, int, int, int, int]) -> None:
+    def _price(self, attrs: dict[str, Any], usage: Usage) -> None:
         pricing = _pricing_module()
         model = self.response_model or self.request_model or ""
+        source = semconv.COST_SOURCE_LOCAL
         try:
-            cost = pricing.price_counts(self.provider, model, usage)
+            if self.provider_cost is not None:
+                cost = pricing.provider_cost(self.provider_cost)
+                source = semconv.COST_SOURCE_PROVIDER
+            else:
+                tier = self.service_tier
+                context = pricing.price_context(tier) if tier else ()
+                cost = pricing.price_counts(self.provider, model, usage, self.api_url, context)
+            mode = pricing.cost_attribute_mode()
         except Exception as exc:  # e.g. a broken overrides file: unpriced (never $0), tokens still recorded
             attrs[semconv.TP_COST_STATUS] = semconv.COST_UNPRICED
             internal_error("pricing", exc)
             return
         if cost.status == semconv.COST_PRICED and cost.usd is not None:
             self.cost_usd = cost.usd
-            attrs[semconv.GEN_AI_USAGE_COST] = cost.usd
+            if mode != "proposed":
+                attrs[semconv.GEN_AI_USAGE_COST] = cost.usd
+            if mode != "legacy":
+                attrs[semconv.GEN_AI_USAGE_COST_AMOUNT] = cost.usd
+                attrs[semconv.GEN_AI_USAGE_COST_CURRENCY] = "USD"
+                attrs[semconv.GEN_AI_USAGE_COST_SOURCE] = source
             attrs[semconv.TP_COST_CURRENCY] = "USD"
             attrs[semconv.TP_COST_STATUS] = semconv.COST_PRICED
+            attrs[semconv.TP_COST_SOURCE] = source
         else:
             attrs[semconv.TP_COST_STATUS] = semconv.COST_UNPRICED
         if cost.price_version:

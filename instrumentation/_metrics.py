@@ -54,9 +54,9 @@ class Instruments:
         if not foreign_span:  # the other instrumentation records its own GenAI histograms
             self.duration.record(duration_s, base)
             if usage is not None and call.error_type is None:
-                self.token_usage.record(usage[0], input_attrs)
+                self.token_usage.record(usage.input_tokens, input_attrs)
                 if output_attrs is not None:
-                    self.token_usage.record(usage[1], output_attrs)
+                    self.token_usage.record(usage.output_tokens, output_attrs)
         if usage is None:
             return
         if call.cost_usd is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokenproof import semconv
+from tokenproof.usage import Usage
 
 from ._adapter import Accumulator, Adapter
 from ._content import to_parts
@@ -23,6 +24,12 @@ __all__ = ["ChatAdapter", "EmbeddingsAdapter", "ResponsesAdapter"]
 _NUM = (int, float)
 _AZURE = {"AzureOpenAI": "azure.ai.openai", "AsyncAzureOpenAI": "azure.ai.openai"}
 _INSTRUCTION_ROLES = ("system", "developer")
+
+
+def _service_tier(kwargs: dict[str, Any], attrs: dict[str, Any]) -> None:
+    tier = kwargs.get("service_tier")
+    if isinstance(tier, str) and tier:
+        attrs[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
 
 
 def _num_params(kwargs: dict[str, Any], attrs: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> None:
@@ -99,13 +106,34 @@ def _replay_params(kwargs: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _usage_tuple(usage: Any) -> tuple[int, int, int, int, int]:
-    """(input incl. cached, output incl. reasoning, cache read, cache creation, reasoning)."""
+def _usage_tuple(usage: Any) -> Usage:
+    """Chat usage: input incl. cached and audio, output incl. reasoning and audio."""
     details = getattr(usage, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None) or 0
     out_details = getattr(usage, "completion_tokens_details", None)
-    reasoning = getattr(out_details, "reasoning_tokens", None) or 0
-    return (usage.prompt_tokens or 0, usage.completion_tokens or 0, cached, 0, reasoning)
+    return Usage(
+        input_tokens=usage.prompt_tokens or 0,
+        output_tokens=usage.completion_tokens or 0,
+        cache_read_tokens=getattr(details, "cached_tokens", None) or 0,
+        reasoning_tokens=getattr(out_details, "reasoning_tokens", None) or 0,
+        input_audio_tokens=getattr(details, "audio_tokens", None) or 0,
+        output_audio_tokens=getattr(out_details, "audio_tokens", None) or 0,
+    )
+
+
+def _reported_cost(usage: Any) -> float | None:
+    """The cost a provider reports in its usage object (OpenRouter's ``usage.cost``, USD)."""
+    cost = getattr(usage, "cost", None)
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0:
+        return float(cost)
+    return None
+
+
+def _read_usage(call: Any, usage: Any) -> None:
+    """Chat usage onto ``call``, with the cost the provider reported."""
+    call.usage = _usage_tuple(usage)
+    cost = _reported_cost(usage)
+    if cost is not None:
+        call.provider_cost = cost
 
 
 def _parsed(response: Any) -> Any:
@@ -132,9 +160,10 @@ class ChatAccumulator(Accumulator):
         if call.response_id is None:
             call.response_id = chunk.id
             call.response_model = chunk.model
+            call.response_service_tier = getattr(chunk, "service_tier", None)
         usage = chunk.usage
         if usage is not None:
-            call.usage = _usage_tuple(usage)
+            _read_usage(call, usage)
         choices = chunk.choices
         if not choices:
             return usage is not None and call.hide_usage
@@ -183,6 +212,7 @@ class ChatAdapter(Adapter):
         kind = _format_kind(kwargs.get("response_format"))
         if kind is not None:
             attrs[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TEXT if kind == "text" else semconv.OUTPUT_JSON
+        _service_tier(kwargs, attrs)
         return model
 
     def output_format(self, kwargs: dict[str, Any]) -> str:
@@ -212,9 +242,10 @@ class ChatAdapter(Adapter):
             message = choice.message
             if message is not None and message.tool_calls:
                 call.output_format = semconv.OUTPUT_TOOL_CALLS
+        call.response_service_tier = getattr(response, "service_tier", None)
         usage = response.usage
         if usage is not None:
-            call.usage = _usage_tuple(usage)
+            _read_usage(call, usage)
 
     def response_text(self, response: Any) -> str:
         return "".join((c.message.content or "") for c in response.choices if c.message is not None)
@@ -295,13 +326,24 @@ def _read_response_object(call: Any, response: Any) -> None:
     for item in response.output or ():
         if getattr(item, "type", None) == "function_call":
             call.output_format = semconv.OUTPUT_TOOL_CALLS
+    tier = getattr(response, "service_tier", None)
+    if tier:
+        call.response_service_tier = tier
     usage = response.usage
     if usage is not None:
+        cost = _reported_cost(usage)
+        if cost is not None:
+            call.provider_cost = cost
         details = getattr(usage, "input_tokens_details", None)
-        cached = getattr(details, "cached_tokens", None) or 0
         out_details = getattr(usage, "output_tokens_details", None)
-        reasoning = getattr(out_details, "reasoning_tokens", None) or 0
-        call.usage = (usage.input_tokens or 0, usage.output_tokens or 0, cached, 0, reasoning)
+        searches = sum(1 for item in response.output or () if getattr(item, "type", None) == "web_search_call")
+        call.usage = Usage(
+            input_tokens=usage.input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+            cache_read_tokens=getattr(details, "cached_tokens", None) or 0,
+            reasoning_tokens=getattr(out_details, "reasoning_tokens", None) or 0,
+            web_searches=searches,
+        )
 
 
 def _text_format(kwargs: dict[str, Any]) -> Any:
@@ -330,6 +372,7 @@ class ResponsesAdapter(Adapter):
         kind = _format_kind(_text_format(kwargs))
         if kind is not None:
             attrs[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TEXT if kind == "text" else semconv.OUTPUT_JSON
+        _service_tier(kwargs, attrs)
         return model
 
     def output_format(self, kwargs: dict[str, Any]) -> str:
@@ -417,7 +460,7 @@ class EmbeddingsAdapter(Adapter):
         call.response_model = response.model
         usage = response.usage
         if usage is not None:
-            call.usage = (usage.prompt_tokens or 0, 0, 0, 0, 0)
+            call.usage = Usage(usage.prompt_tokens or 0)
 
     def estimate_input_tokens(self, kwargs: dict[str, Any], model: str) -> int:
         data = kwargs.get("input")

@@ -8,12 +8,16 @@ its more specific priced units, e.g. plain input = input - cache reads - cache w
 tier thresholds. The per-call arithmetic is the same ``Decimal`` arithmetic in the same order, so
 results agree with ``calc_price`` exactly.
 
-Our :class:`~tokenproof.pricing.Usage` fields map onto genai-prices usage keys with the same
-meaning: ``input_tokens`` includes cached tokens in both, ``output_tokens`` includes reasoning.
+Our :class:`~tokenproof.usage.Usage` fields map onto genai-prices usage keys with the same
+meaning (``tokenproof.usage.USAGE_KEYS``): ``input_tokens`` includes cached tokens in both,
+``output_tokens`` includes reasoning. Price variants (service tiers, batch processing) are
+genai-prices' ``price_variants`` applied for a request context, as ``ModelInfo.get_prices`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Context, Decimal
@@ -23,22 +27,44 @@ from genai_prices import types as gp_types
 from genai_prices.units import _get_registry  # the bundled unit registry (same one calc_price uses)
 from genai_prices.validation import validate_priced_units
 
-__all__ = ["USAGE_KEYS", "InvalidUsage", "ModelPlans", "PricePlan"]
+from tokenproof.usage import USAGE_KEYS, Usage
 
-# genai-prices usage key -> index into the usage tuple (input, output, cache_read, cache_write, reasoning)
-USAGE_KEYS: dict[str, int] = {
-    "input_tokens": 0,
-    "output_tokens": 1,
-    "cache_read_tokens": 2,
-    "cache_write_tokens": 3,
-    "output_reasoning_tokens": 4,
-}
+__all__ = ["NO_CONTEXT", "InvalidUsage", "ModelPlans", "PriceContext", "PricePlan", "price_context"]
+
+# genai-prices usage key -> position of our Usage field (resolved once, when a plan is compiled)
+_FIELD_INDEX: dict[str, int] = {key: Usage._fields.index(name) for key, name in USAGE_KEYS.items()}
 _REQUESTS = "requests"
 _ZERO = Decimal(0)
 # Decimal's default context, fixed here so an application changing its thread's decimal context
 # (precision, traps) cannot change our costs; calc_price runs under the default one.
 _CTX = Context()
 _mul, _div, _add = _CTX.multiply, _CTX.divide, _CTX.add
+
+
+# A price context selects genai-prices price variants: (("service_tier", "flex"),) or
+# (("processing", "batch"),). A tuple of pairs, so that it can be part of a cache key.
+PriceContext = tuple[tuple[str, str], ...]
+NO_CONTEXT: PriceContext = ()
+# service tier values that are the standard price (OpenAI "default"/"auto", Anthropic "standard")
+_STANDARD_TIERS = frozenset({"", "default", "auto", "standard"})
+
+
+def price_context(service_tier: str | None = None, *, batch: bool = False) -> PriceContext:
+    """The price context of a call: its service tier (as the provider reported it) and batch processing.
+
+    OpenAI ``service_tier`` values ``flex``/``priority``/``scale`` select those variants; a batch
+    (OpenAI Batch API, Anthropic Message Batches, or a ``service_tier`` of ``batch``) selects
+    ``processing=batch``.
+    """
+    tier = (service_tier or "").strip().lower()
+    pairs: list[tuple[str, str]] = []
+    if tier == "batch":
+        batch = True
+    elif tier not in _STANDARD_TIERS:
+        pairs.append(("service_tier", tier))
+    if batch:
+        pairs.append(("processing", "batch"))
+    return tuple(pairs)
 
 
 class InvalidUsage(ValueError):
@@ -50,7 +76,7 @@ class _Term:
     """One priced unit: its count source, price (flat or tiered) and divisor."""
 
     usage_key: str
-    source: int  # index into the usage tuple, -1 = always 0, -2 = one request
+    source: int  # position of the Usage field counted, -1 = always 0, -2 = one request
     descendants: tuple[int, ...]  # indexes (into the leaf order) of more specific priced units
     price: Decimal | None  # flat price, or None when tiered
     tiers: tuple[tuple[int, Decimal], ...]  # (start, price), highest start first; base last
@@ -108,7 +134,7 @@ class PricePlan:
 
     @staticmethod
     def _term(unit: Any, value: Decimal | gp_types.TieredPrices, descendants: tuple[int, ...]) -> _Term:
-        source = -2 if unit.usage_key == _REQUESTS else USAGE_KEYS.get(unit.usage_key, -1)
+        source = -2 if unit.usage_key == _REQUESTS else _FIELD_INDEX.get(unit.usage_key, -1)
         if isinstance(value, gp_types.TieredPrices):
             tiers = (*tuple((tier.start, tier.price) for tier in reversed(value.tiers)), (-1, value.base))
             price = None
@@ -122,22 +148,19 @@ class PricePlan:
     def tiered(self) -> bool:
         return self._tiered
 
-    def total(self, usage: tuple[int, int, int, int, int]) -> Decimal:
-        """Total USD for ``usage`` (input, output, cache_read, cache_write, reasoning) as Decimal."""
+    def total(self, usage: Usage) -> Decimal:
+        """Total USD for ``usage`` as a Decimal (raises InvalidUsage for inconsistent counts)."""
         leaves: list[int] = []
         for term in self._leaf_order:
             source = term.source
+            # the compiled position of the Usage field genai-prices calls term.usage_key
             value = usage[source] if source >= 0 else 0
             for index in term.descendants:
                 value -= leaves[index]
             if value < 0:
-                raise InvalidUsage(
-                    f"more specific token counts exceed {term.usage_key} "
-                    f"(input={usage[0]}, output={usage[1]}, cache_read={usage[2]}, "
-                    f"cache_write={usage[3]}, reasoning={usage[4]})"
-                )
+                raise InvalidUsage(f"more specific counts exceed {term.usage_key} ({usage!r})")
             leaves.append(value)
-        total_input = usage[0]
+        total_input = usage.input_tokens
         total = _ZERO
         for index, term in self._sum_order:
             count = leaves[index] if index >= 0 else 1
@@ -156,11 +179,12 @@ class PricePlan:
 
 
 class ModelPlans:
-    """A genai-prices model's price plans, one per (date/time-conditional) price set."""
+    """A genai-prices model's price plans: one per (date/time-conditional) price set, and one per
+    set of price variants a request context selects (service tier, batch processing)."""
 
-    __slots__ = ("_conditional", "_single", "model")
+    __slots__ = ("_conditional", "_single", "_variant_plans", "_variants", "model")
 
-    def __init__(self, model: gp_types.ModelInfo) -> None:
+    def __init__(self, model: gp_types.ModelInfo, *, variants: bool = True) -> None:
         self.model = model
         if isinstance(model.prices, gp_types.ModelPrice):
             self._single: PricePlan | None = PricePlan(model.prices)
@@ -171,16 +195,50 @@ class ModelPlans:
             self._conditional = tuple(
                 (cond.constraint, PricePlan(cond.prices)) for cond in model.prices
             )
+        # genai-prices ignores variants when the model was found through a fallback provider
+        self._variants: tuple[gp_types.PriceVariant, ...] = tuple(model.price_variants or ()) if variants else ()
+        self._variant_plans: dict[tuple[int, tuple[int, ...]], PricePlan] = {}
 
     @property
     def conditional(self) -> bool:
         return self._single is None
 
-    def plan(self, when: datetime | None) -> PricePlan:
-        if self._single is not None:
+    def time_dependent(self, context: Mapping[str, str] | tuple[tuple[str, str], ...] | None) -> bool:
+        """The plan for ``context`` may change with the request time."""
+        if self._single is None:
+            return True
+        return bool(context) and any(v.constraint is not None for v in self._variants)
+
+    def _standard(self, timestamp: datetime) -> tuple[int, PricePlan]:
+        for index in range(len(self._conditional) - 1, -1, -1):
+            constraint, plan = self._conditional[index]
+            if constraint is None or constraint.active(timestamp):
+                return index, plan
+        return 0, self._conditional[0][1]
+
+    def plan(self, when: datetime | None, context: Mapping[str, str] | None = None) -> PricePlan:
+        if self._single is not None and not (context and self._variants):
             return self._single
         timestamp = when or datetime.now(tz=UTC)
-        for constraint, plan in reversed(self._conditional):
-            if constraint is None or constraint.active(timestamp):
-                return plan
-        return self._conditional[0][1]
+        index, plan = (0, self._single) if self._single is not None else self._standard(timestamp)
+        if not context or not self._variants:
+            return plan
+        active = tuple(
+            i for i, variant in enumerate(self._variants)
+            if (variant.constraint is None or variant.constraint.active(timestamp))
+            and all(context.get(key) == value for key, value in variant.when.items())
+        )
+        if not active:
+            return plan
+        key = (index, active)
+        found = self._variant_plans.get(key)
+        if found is None:
+            overrides: dict[str, Any] = {}
+            for i in active:  # first variant wins per price key, as in ModelInfo.get_prices
+                for price_key, price in self._variants[i].prices.__dict__.items():
+                    if price is not None:
+                        overrides.setdefault(price_key, price)
+            resolved = copy(plan.model_price)
+            resolved.__dict__.update(overrides)
+            found = self._variant_plans[key] = PricePlan(resolved)
+        return found

@@ -13,9 +13,12 @@ An unknown model is *unpriced*: ``Cost(usd=None, status="unpriced")``, never $0,
 aliases for fine-tuned or private model names and explicit prices; its content hash is part of
 ``price_version()`` so re-pricing knows which table produced a cost.
 
-Provider names are the semconv ``gen_ai.provider.name`` values; they are mapped to genai-prices
-provider ids. An unrecognised provider name falls back to genai-prices' own matching by model
-name (e.g. gateways).
+Provider names are the semconv ``gen_ai.provider.name`` values, mapped to genai-prices provider
+ids by :mod:`tokenproof.catalogue`; an unrecognised provider name falls back to genai-prices' own
+matching by model name (e.g. gateways). The client's base URL (``api_url``), when given, picks the
+genai-prices provider whose API URL pattern matches it (DeepSeek, Groq, OpenRouter...). Service
+tiers and batch processing select genai-prices' price variants (``price_context``). The whole
+procedure is described in ``docs/pricing.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal
@@ -33,9 +36,11 @@ import genai_prices
 from genai_prices import data_snapshot
 from genai_prices import types as gp_types
 
+from tokenproof import catalogue as _catalogue
 from tokenproof import semconv, settings
 from tokenproof._pricing_overrides import OverrideEntry, Overrides, PricingError, read_overrides
-from tokenproof._pricing_plan import InvalidUsage, ModelPlans, PricePlan
+from tokenproof._pricing_plan import NO_CONTEXT, InvalidUsage, ModelPlans, PriceContext, PricePlan, price_context
+from tokenproof.usage import Usage
 
 __all__ = [
     "TABLE_VERSION",
@@ -47,11 +52,14 @@ __all__ = [
     "Usage",
     "active_overrides",
     "catalogue",
+    "cost_attribute_mode",
     "genai_provider_id",
     "load_overrides",
     "price",
+    "price_context",
     "price_counts",
     "price_version",
+    "provider_cost",
     "reset",
     "resolve",
     "unpriced_counts",
@@ -66,41 +74,26 @@ settings.declare(
     env="TOKENPROOF_PRICE_OVERRIDES",
 )
 
+COST_ATTRIBUTE_MODES = ("both", "legacy", "proposed")
+
+
+def _check_cost_mode(value: str) -> None:
+    if value not in COST_ATTRIBUTE_MODES:
+        raise ValueError(f"expected one of {', '.join(COST_ATTRIBUTE_MODES)}")
+
+
+settings.declare(
+    "cost_attributes", str, "both",
+    "cost attribute names on LLM spans: 'both' (gen_ai.usage.cost and the proposed "
+    "gen_ai.usage.cost.amount/.currency/.source), 'legacy' (gen_ai.usage.cost only) or 'proposed'",
+    validate=_check_cost_mode,
+)
+
 _DECIMAL = Context()  # fixed default context (see _pricing_plan)
 SOURCE_GENAI_PRICES = "genai-prices"
 SOURCE_OVERRIDE = "override"
+SOURCE_PROVIDER = "provider"  # the provider reported the cost itself
 TABLE_VERSION = f"genai-prices-{genai_prices.__version__}"
-
-# semconv gen_ai.provider.name -> genai-prices provider id
-_PROVIDER_IDS: dict[str, str] = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "azure.ai.openai": "azure",
-    "azure.ai.inference": "azure",
-    "azure": "azure",
-    "aws.bedrock": "aws",
-    "gcp.gemini": "google",
-    "gcp.vertex_ai": "google",
-    "gcp.gen_ai": "google",
-    "cohere": "cohere",
-    "deepseek": "deepseek",
-    "groq": "groq",
-    "mistral_ai": "mistral",
-    "perplexity": "perplexity",
-    "x_ai": "x-ai",
-}
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts of one call, in the semconv meaning."""
-
-    input_tokens: int  # ALL input tokens, cached ones included
-    output_tokens: int  # ALL output tokens, reasoning included
-    cache_read_tokens: int = 0
-    cache_creation_tokens: int = 0
-    reasoning_tokens: int = 0
-
 
 @dataclass(frozen=True)
 class Cost:
@@ -145,24 +138,23 @@ class ModelPrice:
         self.context_window = context_window
         self.name = name
 
-    def plan(self, when: datetime | None = None) -> PricePlan:
+    def plan(self, when: datetime | None = None, context: Mapping[str, str] | None = None) -> PricePlan:
         plans = self._plans
-        return plans if isinstance(plans, PricePlan) else plans.plan(when)
+        return plans if isinstance(plans, PricePlan) else plans.plan(when, context)
 
-    def total(self, usage: Usage, when: datetime | None = None) -> Decimal:
+    def total(self, usage: Usage, when: datetime | None = None, context: Mapping[str, str] | None = None) -> Decimal:
         """USD as a Decimal; raises InvalidUsage for inconsistent counts."""
         plans = self._plans
-        plan = plans if isinstance(plans, PricePlan) else plans.plan(when)
-        total = plan.total((usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
-                            usage.cache_creation_tokens, usage.reasoning_tokens))
+        plan = plans if isinstance(plans, PricePlan) else plans.plan(when, context)
+        total = plan.total(usage)
         if self._factor is not None:
             total = _DECIMAL.multiply(total, self._factor)
         return total
 
-    def rates(self, when: datetime | None = None) -> dict[str, float]:
+    def rates(self, when: datetime | None = None, context: Mapping[str, str] | None = None) -> dict[str, float]:
         """Current rates by genai-prices price key (e.g. ``input_mtok``), after any discount."""
         factor = self._factor if self._factor is not None else Decimal(1)
-        return {key: float(value * factor) for key, value in self.plan(when).rates.items()}
+        return {key: float(value * factor) for key, value in self.plan(when, context).rates.items()}
 
     @property
     def tiered(self) -> bool:
@@ -173,6 +165,10 @@ class ModelPrice:
         """The price depends on the request time (genai-prices conditional prices)."""
         return isinstance(self._plans, ModelPlans) and self._plans.conditional
 
+    def time_dependent(self, context: Mapping[str, str] | PriceContext | None) -> bool:
+        """The price for ``context`` depends on the request time (conditional prices or variants)."""
+        return isinstance(self._plans, ModelPlans) and self._plans.time_dependent(context)
+
     def __repr__(self) -> str:
         return f"ModelPrice({self.provider!r}, {self.model!r} -> {self.model_ref!r}, source={self.source!r})"
 
@@ -180,35 +176,51 @@ class ModelPrice:
 # ---- state -----------------------------------------------------------------------------------
 
 _lock = threading.Lock()
-_resolved: dict[tuple[str, str], ModelPrice | None] = {}
+_resolved: dict[tuple[str, str, str | None], ModelPrice | None] = {}
 _unpriced: Counter[tuple[str, str]] = Counter()
 _overrides: Overrides | None = None
 _overrides_error: PricingError | None = None
 _overrides_loaded = False
 _version = TABLE_VERSION
 _MAX_RESOLVED = 20_000
-# (provider, model, usage tuple) -> Cost of priced, time-independent calls: identical calls (the
-# same prompt template answered at the same length) are frequent, and a hit skips the Decimal work.
-_costs: dict[tuple[str, str, tuple[int, int, int, int, int]], Cost] = {}
+# (provider, model, api url, usage, context) -> Cost of priced, time-independent calls: identical
+# calls (the same prompt template answered at the same length) are frequent, and a hit skips the
+# Decimal work.
+_costs: dict[tuple[str, str, str | None, Usage, PriceContext], Cost] = {}
 _MAX_COSTS = 4096
 _generation = 0  # bumped whenever the overrides change, so a lookup racing the change is not kept
+_cost_mode: str | None = None
 
 
-def genai_provider_id(provider: str | None) -> str | None:
-    """The genai-prices provider id for a semconv provider name (None: match by model name)."""
-    if not provider:
-        return None
-    name = provider.strip().lower()
-    mapped = _PROVIDER_IDS.get(name)
-    if mapped is not None:
-        return mapped
-    found = data_snapshot.find_provider_by_id(data_snapshot.get_snapshot().providers, name)
-    return found.id if found is not None else None
+def genai_provider_id(provider: str | None, api_url: str | None = None) -> str | None:
+    """The genai-prices provider id for a semconv provider name (None: match by model name).
+
+    With ``api_url``, the provider whose API URL pattern matches it wins (an ``openai`` client
+    pointed at DeepSeek is priced as DeepSeek); an unknown URL (local server) leaves the name's.
+    """
+    if api_url:
+        by_url = _catalogue.pricing_provider_for_url(api_url)
+        if by_url is not None:
+            return by_url
+    return _catalogue.pricing_provider_id(provider)
 
 
-def _find_model(provider: str | None, model: str) -> tuple[gp_types.Provider, gp_types.ModelInfo] | None:
+def _find_model(provider: str | None, model: str, api_url: str | None = None
+                ) -> tuple[gp_types.Provider, gp_types.ModelInfo] | None:
+    provider_id = genai_provider_id(provider, api_url)
+    snapshot = data_snapshot.get_snapshot()
     try:
-        return data_snapshot.get_snapshot().find_provider_model(model, None, genai_provider_id(provider), None)
+        return snapshot.find_provider_model(model, None, provider_id, None)
+    except LookupError:
+        pass
+    # a namespaced name (openrouter/..., Bedrock, Fireworks, Vertex "@" versions): the catalogue's
+    # canonical name and provider. A fine-tune genai-prices does not price itself stays unpriced:
+    # fine-tuned inference costs more than the base model (an overrides alias can set its price).
+    info = _catalogue.lookup(model, provider=provider or None, base_url=api_url)
+    if info is None or info.fine_tune or (info.model == model and info.pricing_provider == provider_id):
+        return None
+    try:
+        return snapshot.find_provider_model(info.model, None, info.pricing_provider, None)
     except LookupError:
         return None
 
@@ -236,9 +248,10 @@ def use_overrides(overrides: Overrides | None) -> None:
 
 
 def reset() -> None:
-    """Forget resolved prices, unpriced counts and overrides; the setting is read again next time."""
-    global _overrides, _overrides_error, _overrides_loaded, _version, _generation
+    """Forget resolved prices, unpriced counts and overrides; the settings are read again next time."""
+    global _overrides, _overrides_error, _overrides_loaded, _version, _generation, _cost_mode
     with _lock:
+        _cost_mode = None
         _generation += 1
         _overrides = None
         _overrides_error = None
@@ -296,7 +309,8 @@ def _provider_names(provider: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _resolve_uncached(provider: str, model: str, overrides: Overrides | None) -> ModelPrice | None:
+def _resolve_uncached(provider: str, model: str, overrides: Overrides | None,
+                      api_url: str | None = None) -> ModelPrice | None:
     names = _provider_names(provider)
     base = overrides.base_entry(names, model) if overrides is not None else None
     discount, discount_entry = overrides.discount(names, model) if overrides is not None else (None, None)
@@ -308,28 +322,29 @@ def _resolve_uncached(provider: str, model: str, overrides: Overrides | None) ->
             found = _find_model(base.alias_provider or base.provider or provider, base.alias)
             source = SOURCE_OVERRIDE
         else:
-            found = _find_model(provider, model)
+            found = _find_model(provider, model, api_url)
             source = SOURCE_OVERRIDE if discount_entry is not None else SOURCE_GENAI_PRICES
         if found is None:
             return None
-        _, info = found
-        return ModelPrice(provider, model, info.id, source, ModelPlans(info), discount,
+        found_provider, info = found
+        own_model = any(info is candidate for candidate in found_provider.models)
+        return ModelPrice(provider, model, info.id, source, ModelPlans(info, variants=own_model), discount,
                           info.context_window, info.name)
     except (ValueError, TypeError) as exc:  # a price table entry genai-prices itself cannot use
         log.warning("tokenproof: price of %s/%s unusable (%s); treating as unpriced", provider, model, exc)
         return None
 
 
-def resolve(provider: str, model: str) -> ModelPrice | None:
-    """The price for (provider, model), or None when unknown; cached per (provider, model)."""
-    key = (provider, model)
+def resolve(provider: str, model: str, api_url: str | None = None) -> ModelPrice | None:
+    """The price for (provider, model[, api url]), or None when unknown; cached per key."""
+    key = (provider, model, api_url)
     try:
         return _resolved[key]
     except KeyError:
         pass
     _ensure_overrides()
     generation = _generation
-    result = _resolve_uncached(provider or "", model, _overrides)
+    result = _resolve_uncached(provider or "", model, _overrides, api_url)
     with _lock:
         if generation != _generation:
             return result
@@ -339,13 +354,22 @@ def resolve(provider: str, model: str) -> ModelPrice | None:
     return result
 
 
-def price(provider: str, model: str, usage: Usage, *, when: datetime | None = None) -> Cost:
-    """The cost of one call; unpriced (usd=None) for an unknown model or unusable usage."""
-    key = (provider, model)
-    resolved = _resolved[key] if key in _resolved else resolve(provider, model)
+def price(provider: str, model: str, usage: Usage, *, when: datetime | None = None,
+          api_url: str | None = None, service_tier: str | None = None, batch: bool = False,
+          context: PriceContext | None = None) -> Cost:
+    """The cost of one call; unpriced (usd=None) for an unknown model or unusable usage.
+
+    ``api_url`` is the client's base URL; ``service_tier`` (the tier the provider reported, else the
+    one requested) and ``batch`` (Batch API traffic) select genai-prices' price variants, as does an
+    explicit ``context`` (see :func:`price_context`).
+    """
+    if context is None:
+        context = price_context(service_tier, batch=batch) if (service_tier or batch) else NO_CONTEXT
+    key = (provider, model, api_url)
+    resolved = _resolved[key] if key in _resolved else resolve(provider, model, api_url)
     if resolved is not None:
         try:
-            total = resolved.total(usage, when)
+            total = resolved.total(usage, when, dict(context) if context else None)
         except (InvalidUsage, TypeError) as exc:
             log.warning("tokenproof: cannot price %s/%s: %s", provider, model, exc)
         else:
@@ -355,28 +379,45 @@ def price(provider: str, model: str, usage: Usage, *, when: datetime | None = No
     return Cost(None, semconv.COST_UNPRICED, _version, "", None)
 
 
-def price_counts(provider: str, model: str, usage: tuple[int, int, int, int, int]) -> Cost:
-    """``price()`` for a usage tuple (input, output, cache read, cache creation, reasoning), now.
+def price_counts(provider: str, model: str, usage: Usage, api_url: str | None = None,
+                 context: PriceContext = NO_CONTEXT) -> Cost:
+    """``price()`` of a call made now: the instrumentation's hot path.
 
-    The instrumentation's hot path: the Cost of a priced call whose price does not depend on the
-    request time is cached per (provider, model, usage), so a repeated call costs one dict lookup.
+    The Cost of a priced call whose price does not depend on the request time is cached per
+    (provider, model, api url, usage, context), so a repeated call costs one dict lookup.
     Unpriced calls are never cached (each one is counted).
     """
-    key = (provider, model, usage)
+    key = (provider, model, api_url, usage, context)
     hit = _costs.get(key)
     if hit is not None:
         return hit
     generation = _generation
-    cost = price(provider, model, Usage(*usage))
+    cost = price(provider, model, usage, api_url=api_url, context=context)
     if cost.usd is not None:
-        resolved = _resolved.get((provider, model))
-        if resolved is not None and not resolved.date_dependent:
+        resolved = _resolved.get((provider, model, api_url))
+        if resolved is not None and not resolved.time_dependent(context):
             with _lock:
                 if generation == _generation:
                     if len(_costs) >= _MAX_COSTS:
                         _costs.clear()
                     _costs[key] = cost
     return cost
+
+
+def provider_cost(usd: float) -> Cost:
+    """The Cost of a call whose provider reported what it charged (e.g. OpenRouter ``usage.cost``).
+
+    It needs no price table, so a broken overrides file does not leave it unpriced."""
+    return Cost(usd, semconv.COST_PRICED, _version, SOURCE_PROVIDER, None)
+
+
+def cost_attribute_mode() -> str:
+    """The ``cost_attributes`` setting (read once; again after :func:`reset`)."""
+    global _cost_mode
+    mode = _cost_mode
+    if mode is None:
+        mode = _cost_mode = settings.get("cost_attributes")
+    return mode
 
 
 def unpriced_counts() -> dict[tuple[str, str], int]:

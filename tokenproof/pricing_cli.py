@@ -1,6 +1,8 @@
 """`tokenproof prices`: look up a model's price, list a provider's prices, check an overrides file.
 
     tokenproof prices gpt-4o --provider openai --input 1000 --output 200 [--cache-read N]
+    tokenproof prices gpt-5 --input 1000000 --output 100000 --service-tier flex   (or --batch)
+    tokenproof prices deepseek-chat --base-url https://api.deepseek.com/v1 --input 1000
     tokenproof prices --list --provider anthropic
     tokenproof prices --check-overrides FILE
 
@@ -30,6 +32,13 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-read", type=int, default=0, metavar="N", help="input tokens read from cache")
     parser.add_argument("--cache-write", type=int, default=0, metavar="N", help="input tokens written to cache")
     parser.add_argument("--reasoning", type=int, default=0, metavar="N", help="reasoning tokens (part of output)")
+    parser.add_argument("--cache-write-1h", type=int, default=0, metavar="N",
+                        help="cache writes with a one-hour lifetime (part of --cache-write)")
+    parser.add_argument("--web-searches", type=int, default=0, metavar="N", help="server-side web search requests")
+    parser.add_argument("--service-tier", default=None, metavar="TIER", help="service tier (flex, priority, ...)")
+    parser.add_argument("--batch", action="store_true", help="Batch API rates")
+    parser.add_argument("--base-url", default=None, metavar="URL",
+                        help="the client's base URL (prices under the provider whose API it is)")
     parser.add_argument("--list", action="store_true", help="list every priced model of --provider")
     parser.add_argument("--check-overrides", metavar="FILE", help="validate a price overrides file and exit")
     parser.add_argument("--overrides", metavar="FILE", help="use this overrides file instead of the configured one")
@@ -92,17 +101,21 @@ def _list(args: argparse.Namespace) -> int:
 
 def _price(args: argparse.Namespace) -> int:
     counts = {"input": args.input, "output": args.output, "cache-read": args.cache_read,
-              "cache-write": args.cache_write, "reasoning": args.reasoning}
+              "cache-write": args.cache_write, "reasoning": args.reasoning, "cache-write-1h": args.cache_write_1h,
+              "web-searches": args.web_searches}
     negative = [k for k, v in counts.items() if v < 0]
     if negative:
         return _fail(f"--{negative[0]} must not be negative")
-    usage = pricing.Usage(args.input, args.output, args.cache_read, args.cache_write, args.reasoning)
+    usage = pricing.Usage(input_tokens=args.input, output_tokens=args.output, cache_read_tokens=args.cache_read,
+                          cache_creation_tokens=args.cache_write, reasoning_tokens=args.reasoning,
+                          cache_creation_1h_tokens=args.cache_write_1h, web_searches=args.web_searches)
     provider = args.provider or ""
-    resolved = pricing.resolve(provider, args.model)
-    cost = pricing.price(provider, args.model, usage)
-    rates = resolved.rates() if resolved is not None else {}
+    resolved = pricing.resolve(provider, args.model, args.base_url)
+    context = pricing.price_context(args.service_tier, batch=args.batch)
+    cost = pricing.price(provider, args.model, usage, api_url=args.base_url, context=context)
+    rates = resolved.rates(context=dict(context)) if resolved is not None else {}
     if args.json:
-        print(json.dumps({"provider": provider, "model": args.model, "usage": asdict(usage),
+        print(json.dumps({"provider": provider, "model": args.model, "usage": usage._asdict(),
                           **asdict(cost), "rates_per_million": rates}))
     elif cost.status == semconv.COST_UNPRICED:
         print(f"{args.model} ({provider or 'any provider'}): UNPRICED, genai-prices "

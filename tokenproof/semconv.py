@@ -39,10 +39,16 @@ GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 # Cost: no standard attribute yet; OpenLIT writes it and Langfuse reads it (USD).
 GEN_AI_USAGE_COST = "gen_ai.usage.cost"
-# The proposed GenAI names for the same fact (amount, ISO 4217 currency, source provider | local)
+# The names proposed for the GenAI conventions (amount, currency, source = provider | local),
+# emitted beside gen_ai.usage.cost as the setting ``cost_attributes`` says (docs/pricing.md).
 GEN_AI_USAGE_COST_AMOUNT = "gen_ai.usage.cost.amount"
 GEN_AI_USAGE_COST_CURRENCY = "gen_ai.usage.cost.currency"
 GEN_AI_USAGE_COST_SOURCE = "gen_ai.usage.cost.source"
+# Both names a reader of stored spans may find the cost under, newest first
+COST_AMOUNT_ATTRIBUTES = (GEN_AI_USAGE_COST_AMOUNT, GEN_AI_USAGE_COST)
+# OpenAI service tier, as the GenAI conventions' OpenAI attributes name it
+OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
 
 # Values of gen_ai.operation.name / gen_ai.provider.name / gen_ai.output.type we emit
 OPERATION_CHAT = "chat"
@@ -68,9 +74,10 @@ OPERATION_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.
 # --- tokenproof: span attributes --------------------------------------------------------------
 TP_COST_CURRENCY = "tokenproof.cost.currency"  # "USD"
 TP_COST_STATUS = "tokenproof.cost.status"  # COST_PRICED | COST_UNPRICED
+TP_COST_SOURCE = "tokenproof.cost.source"  # COST_SOURCE_PROVIDER | COST_SOURCE_LOCAL
 TP_USAGE_SOURCE = "tokenproof.usage.source"  # USAGE_PROVIDER | USAGE_ESTIMATED
 TP_PRICE_VERSION = "tokenproof.price.version"  # price table version the cost was computed with
-TP_PRICE_SOURCE = "tokenproof.price.source"  # "genai-prices" | "override"
+TP_PRICE_SOURCE = "tokenproof.price.source"  # "genai-prices" | "override" | "provider"
 TP_FEATURE = "tokenproof.feature"
 TP_TIER = "tokenproof.tier"
 TP_CUSTOMER = "tokenproof.customer"
@@ -90,6 +97,8 @@ OUTPUT_TOOL_CALLS = "tool_calls"
 
 COST_PRICED = "priced"
 COST_UNPRICED = "unpriced"
+COST_SOURCE_PROVIDER = "provider"  # the provider reported the call's cost (e.g. OpenRouter usage.cost)
+COST_SOURCE_LOCAL = "local"  # priced here from usage and the price table
 USAGE_PROVIDER = "provider"
 USAGE_ESTIMATED = "estimated"
 

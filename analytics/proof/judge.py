@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tokenproof import catalogue
 from tokenproof.analytics.proof.answer import Answer
 from tokenproof.analytics.proof.gates import FormatVerdict, check_format
 from tokenproof.analytics.proof.sequential import LOSS, TIE, WIN
@@ -38,22 +39,6 @@ __all__ = [
 
 SWAP_INCONSISTENCY_LIMIT = 0.35
 
-# family -> name prefixes (lower case); model names are matched after any "vendor/" prefix
-_FAMILIES: dict[str, tuple[str, ...]] = {
-    "openai": ("gpt-", "gpt4", "chatgpt", "o1", "o3", "o4", "text-davinci", "davinci", "babbage"),
-    "anthropic": ("claude",),
-    "mistral": ("mistral", "mixtral", "ministral", "codestral", "magistral", "pixtral", "open-mistral",
-                "open-mixtral"),
-    "meta": ("llama", "meta-llama", "codellama"),
-    "google": ("gemini", "gemma", "palm", "bison"),
-    "alibaba": ("qwen", "qwq"),
-    "deepseek": ("deepseek",),
-    "cohere": ("command", "c4ai"),
-    "xai": ("grok",),
-    "microsoft": ("phi-", "phi3", "phi4"),
-    "amazon": ("amazon.nova", "nova-", "titan"),
-}
-
 _SYSTEM = (
     "You are an impartial reviewer comparing two AI assistants' answers to the same user request. "
     "Judge which answer serves the user better: correctness first, then helpfulness, relevance, "
@@ -73,18 +58,8 @@ class JudgeFailed(RuntimeError):
 
 
 def model_family(model: str) -> str:
-    """The vendor family of a model name ('openai', 'anthropic', 'mistral', ...; else the name)."""
-    name = model.strip().lower()
-    if "/" in name:
-        _vendor, _, rest = name.partition("/")
-        for family, prefixes in _FAMILIES.items():
-            if rest.startswith(prefixes):
-                return family
-        name = rest
-    for family, prefixes in _FAMILIES.items():
-        if name.startswith(prefixes):
-            return family
-    return name
+    """The model's family from the model catalogue ('gpt', 'claude', 'mistral', ...; else the name)."""
+    return catalogue.family(model) or model.strip().lower()
 
 
 def resolve_judge(baseline: str, candidate: str, judge: str | None = None) -> str:

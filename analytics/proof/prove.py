@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tokenproof.analytics.proof.answer import content_hash
 from tokenproof.analytics.proof.judge import JudgeFailed, JudgeFamilyError, compare, resolve_judge
-from tokenproof.analytics.proof.replay import Replayer, answer_from_completion
+from tokenproof.analytics.proof.replay import Replayer, answer_from_completion, price_answer
 from tokenproof.analytics.proof.route import RouteEvidence, comparison_record, route_id
 from tokenproof.analytics.proof.sequential import Params, alpha_spending, e_bh
 
@@ -112,6 +112,9 @@ def _one(req: BatchRequest, baseline_model: str, candidate: str, judge: str, rep
     if baseline.error:  # no baseline, no comparison: never counted as evidence either way
         return {"baseline_error": baseline.error, "line": req.line, "request_ref": req.custom_id}
     candidate_answer = replayer.call(req.body, candidate, feature=req.feature)
+    if req.response is not None:  # answered by the Batch API: the workload costs batch rates on either model
+        price_answer(baseline, batch=True)
+        price_answer(candidate_answer, batch=True)
     try:
         comparison = compare(req.body, baseline, candidate_answer, replayer.judge(judge, req.feature), req.reference)
     except JudgeFailed as exc:

@@ -19,26 +19,22 @@ import threading
 import time
 from typing import Any
 
-from tokenproof import pricing, semconv, tag
+from tokenproof import catalogue, pricing, semconv, tag
 from tokenproof.analytics.proof.answer import Answer, ToolCall
-from tokenproof.analytics.proof.judge import model_family
 
 __all__ = ["Replayer", "price_answer", "provider_of"]
 
-# family -> semconv gen_ai.provider.name used for pricing
-_PRICING_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "mistral": "mistral_ai",
-                     "google": "gcp.gemini", "deepseek": "deepseek", "cohere": "cohere", "xai": "x_ai"}
-
-
 def provider_of(model: str) -> str:
-    """The provider name a model is priced under (semconv values)."""
-    return _PRICING_PROVIDER.get(model_family(model), "openai")
+    """The provider name a model is priced under (semconv values), from the model catalogue."""
+    info = catalogue.lookup(model)
+    return info.provider if info is not None and info.provider else "openai"
 
 
-def price_answer(answer: Answer) -> None:
+def price_answer(answer: Answer, *, batch: bool = False) -> None:
+    """Price ``answer`` (``batch``: at the provider's Batch API rates)."""
     usage = pricing.Usage(input_tokens=answer.input_tokens, output_tokens=answer.output_tokens,
                           cache_read_tokens=min(answer.cache_read_tokens, answer.input_tokens))
-    cost = pricing.price(provider_of(answer.model), answer.model, usage)
+    cost = pricing.price(provider_of(answer.model), answer.model, usage, batch=batch)
     answer.cost_usd = cost.usd
 
 
@@ -150,7 +146,8 @@ class Replayer:
         self._lock = threading.Lock()
 
     def _adapter(self, model: str):
-        kind = "anthropic" if model_family(model) == "anthropic" else "openai"
+        info = catalogue.lookup(model)
+        kind = "anthropic" if info is not None and info.sdk == "anthropic" else "openai"
         with self._lock:
             if kind not in self._adapters:
                 if kind == "anthropic":

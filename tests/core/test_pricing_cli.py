@@ -38,6 +38,17 @@ def test_price_a_call_json(capsys) -> None:
     assert data["rates_per_million"]["input_mtok"] == 0.8
 
 
+def test_price_a_call_at_a_service_tier_batch_or_base_url(capsys) -> None:
+    args = ("gpt-5", "--provider", "openai", "--input", "1000000", "--output", "100000", "--json")
+    for extra, usd in (((), 2.25), (("--service-tier", "flex"), 1.125), (("--service-tier", "priority"), 4.5),
+                       (("--batch",), 1.125)):
+        code, out, _ = run(capsys, *args, *extra)
+        assert code == 0 and json.loads(out)["usd"] == pytest.approx(usd), extra
+    code, out, _ = run(capsys, "deepseek-chat", "--base-url", "https://api.deepseek.com/v1", "--input", "1000",
+                       "--json")
+    assert code == 0 and json.loads(out)["model_ref"] == "deepseek-chat"
+
+
 def test_unknown_model_exits_1_and_says_unpriced(capsys) -> None:
     code, out, _ = run(capsys, "acme-llm", "--provider", "openai", "--input", "10")
     assert code == 1

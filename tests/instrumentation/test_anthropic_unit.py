@@ -47,8 +47,12 @@ def test_create_whole_span_with_cache_tokens(instrumented):
         sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: 50,
         sc.TP_USAGE_SOURCE: sc.USAGE_PROVIDER,
         sc.GEN_AI_USAGE_COST: cost.usd,
+        sc.GEN_AI_USAGE_COST_AMOUNT: cost.usd,
+        sc.GEN_AI_USAGE_COST_CURRENCY: "USD",
+        sc.GEN_AI_USAGE_COST_SOURCE: sc.COST_SOURCE_LOCAL,
         sc.TP_COST_CURRENCY: "USD",
         sc.TP_COST_STATUS: sc.COST_PRICED,
+        sc.TP_COST_SOURCE: sc.COST_SOURCE_LOCAL,
         sc.TP_PRICE_VERSION: pricing.price_version(),
         sc.TP_PRICE_SOURCE: "genai-prices",
     }

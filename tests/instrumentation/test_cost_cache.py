@@ -6,13 +6,13 @@ from pathlib import Path
 
 from tokenproof import pricing
 
-USAGE = (10_000, 1_000, 4_000, 0, 0)
+USAGE = pricing.Usage(input_tokens=10_000, output_tokens=1_000, cache_read_tokens=4_000)
 
 
 def test_cached_cost_equals_price_and_follows_overrides(tmp_path: Path) -> None:
     try:
         pricing.reset()
-        expected = pricing.price("openai", "gpt-4o", pricing.Usage(*USAGE))
+        expected = pricing.price("openai", "gpt-4o", USAGE)
         first = pricing.price_counts("openai", "gpt-4o", USAGE)
         assert first == expected
         assert pricing.price_counts("openai", "gpt-4o", USAGE) is pricing.price_counts("openai", "gpt-4o", USAGE)
@@ -20,7 +20,7 @@ def test_cached_cost_equals_price_and_follows_overrides(tmp_path: Path) -> None:
         path.write_text('[[overrides]]\nprovider = "openai"\ndiscount = 0.5\n', encoding="utf-8")
         pricing.use_overrides(pricing.load_overrides(path))  # a new table: cached costs are forgotten
         discounted = pricing.price_counts("openai", "gpt-4o", USAGE)
-        assert discounted == pricing.price("openai", "gpt-4o", pricing.Usage(*USAGE))
+        assert discounted == pricing.price("openai", "gpt-4o", USAGE)
         assert discounted.usd is not None and expected.usd is not None and discounted.usd < expected.usd
         assert discounted.price_version != expected.price_version
     finally:
@@ -44,7 +44,7 @@ def test_time_dependent_prices_are_not_cached() -> None:
                  if pricing.resolve(e.provider, e.model).date_dependent]
         assert dated
         provider, model = dated[0]
-        assert pricing.price_counts(provider, model, USAGE) == pricing.price(provider, model, pricing.Usage(*USAGE))
-        assert (provider, model, USAGE) not in pricing._costs
+        assert pricing.price_counts(provider, model, USAGE) == pricing.price(provider, model, USAGE)
+        assert not any(key[:2] == (provider, model) for key in pricing._costs)
     finally:
         pricing.reset()

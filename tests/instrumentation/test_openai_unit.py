@@ -30,7 +30,8 @@ def _cost(model: str, *usage: int) -> float:
 
 
 def _price_attrs() -> dict:
-    return {sc.TP_COST_CURRENCY: "USD", sc.TP_COST_STATUS: sc.COST_PRICED,
+    return {sc.TP_COST_CURRENCY: "USD", sc.TP_COST_STATUS: sc.COST_PRICED, sc.TP_COST_SOURCE: sc.COST_SOURCE_LOCAL,
+            sc.GEN_AI_USAGE_COST_CURRENCY: "USD", sc.GEN_AI_USAGE_COST_SOURCE: sc.COST_SOURCE_LOCAL,
             sc.TP_PRICE_VERSION: pricing.price_version(), sc.TP_PRICE_SOURCE: "genai-prices"}
 
 
@@ -63,6 +64,7 @@ def test_chat_create_whole_span(instrumented):
         sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1024,
         sc.TP_USAGE_SOURCE: sc.USAGE_PROVIDER,
         sc.GEN_AI_USAGE_COST: _cost("gpt-4o-mini-2024-07-18", 1200, 40, 1024),
+        sc.GEN_AI_USAGE_COST_AMOUNT: _cost("gpt-4o-mini-2024-07-18", 1200, 40, 1024),
         **_price_attrs(),
     }
     assert "gen_ai.system" not in span.attributes

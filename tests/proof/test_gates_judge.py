@@ -124,7 +124,7 @@ def test_reference_guided_prompt_and_verdict_parsing():
 
 
 def test_judge_of_the_candidates_family_is_refused():
-    assert model_family("gpt-4o-mini") == model_family("gpt-4-1106-preview") == "openai"
+    assert model_family("gpt-4o-mini") == model_family("gpt-4-1106-preview") == "gpt"
     assert model_family("mistralai/Mixtral-8x7B-Instruct-v0.1") == "mistral"
     assert resolve_judge("gpt-4-1106-preview", "mixtral-8x7b-instruct") == "gpt-4-1106-preview"
     assert resolve_judge("gpt-4o", "gpt-4o-mini", judge="claude-sonnet-4") == "claude-sonnet-4"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tokenproof import pricing
 from tokenproof.cli import main
 from tokenproof_devkit.examples import gsm8k_batch_lines, write_gsm8k_batch
 from tokenproof_devkit.provider.testing import run_provider
@@ -66,6 +67,10 @@ def test_recorded_baseline_responses_are_not_replayed(tmp_path, provider, capsys
     (route,) = json.loads((tmp_path / "out" / "report.json").read_text())["routes"]
     assert all(c["baseline_recorded"] and c["baseline_tokens"] == [80, 12] for c in route["comparisons"])
     assert route["decision"] in {"switch", "undecided"}
+    # answers of the Batch API cost its rates (half the standard price for this model)
+    batch_price = pricing.price("openai", GPT4, pricing.Usage(input_tokens=80, output_tokens=12), batch=True).usd
+    assert batch_price < pricing.price("openai", GPT4, pricing.Usage(input_tokens=80, output_tokens=12)).usd
+    assert all(c["baseline_cost_usd"] == pytest.approx(batch_price) for c in route["comparisons"])
 
 
 def test_prove_refuses_a_judge_of_the_candidates_family(tmp_path, provider, capsys):

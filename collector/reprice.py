@@ -134,14 +134,32 @@ def price_arrivals(store: Any, now_ns: int | None = None, seen: dict[int, int] |
     return reprice(store, since, now_ns + 24 * 3600 * 10**9, arrivals_only=True, seen=seen)  # skew ahead too
 
 
-def _price(pricing: Any, cache: dict, provider: str, models: tuple[str, str], usage_key: tuple) -> Any:
-    key = (provider, models, usage_key)
+def _span_context(attributes: dict[str, str]) -> tuple[tuple[int, ...], str | None, str | None]:
+    """What a span says beyond the typed columns that changes its price: the usage counts the
+    conventions have no name for (1-hour cache writes, audio, web searches), the service tier the
+    provider reported (else the requested one), and the API host (an OpenAI-compatible endpoint)."""
+    extra = []
+    for name in semconv.USAGE_EXTRA_FIELDS:
+        try:
+            extra.append(max(0, int(attributes.get(semconv.TP_USAGE_EXTRA_PREFIX + name, 0) or 0)))
+        except ValueError:
+            extra.append(0)
+    tier = (attributes.get(semconv.OPENAI_RESPONSE_SERVICE_TIER)
+            or attributes.get(semconv.OPENAI_REQUEST_SERVICE_TIER) or None)
+    host = attributes.get(semconv.SERVER_ADDRESS) or None
+    return tuple(extra), tier, (f"https://{host}" if host else None)
+
+
+def _price(pricing: Any, cache: dict, provider: str, models: tuple[str, str], usage_key: tuple,
+           tier: str | None = None, api_url: str | None = None) -> Any:
+    key = (provider, models, usage_key, tier, api_url)
     cost = cache.get(key)
     if cost is None:
         usage = pricing.Usage(*usage_key)
+        context = pricing.price_context(tier) if tier else ()
         cost = None
         for model in dict.fromkeys(m for m in models if m):
-            cost = pricing.price(provider, model, usage)
+            cost = pricing.price(provider, model, usage, api_url=api_url, context=context)
             if cost.usd is not None:
                 break
         if cost is None:
@@ -162,13 +180,19 @@ def _reprice_slice(store: Any, pricing: Any, since: int, until: int, version: in
     usage_idx = [idx[c] for c in ("InputTokens", "OutputTokens", "CacheReadTokens", "CacheCreationTokens", "ReasoningTokens")]
     key_idx = [idx[c] for c in HOURLY_KEY]
     i_hour = idx["HourEpoch"]
+    i_attrs = idx["SpanAttributes"]
     new_rows: list[list[Any]] = []
     deltas: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0, 0])
     for row in rows:
         totals["rows"] += 1
         old_priced = int(row[i_priced])
         old_cost = float(row[i_cost]) if old_priced else 0.0
-        cost = _price(pricing, cache, row[i_prov], (row[i_resp], row[i_req]), tuple(int(row[i]) for i in usage_idx))
+        attributes = row[i_attrs] or {}
+        if old_priced and attributes.get(semconv.TP_COST_SOURCE) == semconv.COST_SOURCE_PROVIDER:
+            continue  # the provider reported what it charged (e.g. OpenRouter): no price table knows better
+        extra, tier, api_url = _span_context(attributes)
+        cost = _price(pricing, cache, row[i_prov], (row[i_resp], row[i_req]),
+                      (*(int(row[i]) for i in usage_idx), *extra), tier, api_url)
         priced = 1 if cost.usd is not None else 0
         new_cost = float(cost.usd) if priced else 0.0
         totals["cost_before_usd"] += old_cost

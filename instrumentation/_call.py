@@ -283,6 +283,10 @@ class Call:
                 attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_creation_tokens
             if usage.reasoning_tokens:
                 attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+            for name in semconv.USAGE_EXTRA_FIELDS:
+                extra = getattr(usage, name)
+                if extra:
+                    attrs[semconv.TP_USAGE_EXTRA_PREFIX + name] = extra
             attrs[semconv.TP_USAGE_SOURCE] = self.usage_source
             self._price(attrs, usage)
         if self.capture and self.error_type is None:

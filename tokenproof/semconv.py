@@ -49,6 +49,11 @@ COST_AMOUNT_ATTRIBUTES = (GEN_AI_USAGE_COST_AMOUNT, GEN_AI_USAGE_COST)
 # OpenAI service tier, as the GenAI conventions' OpenAI attributes name it
 OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
+# Usage counts the GenAI conventions have no name for yet, kept on the span so that re-pricing
+# (collector/reprice.py) prices a call from its span alone: tokenproof.usage.<Usage field>.
+TP_USAGE_EXTRA_PREFIX = "tokenproof.usage."
+USAGE_EXTRA_FIELDS = ("cache_creation_1h_tokens", "input_audio_tokens", "output_audio_tokens",
+                      "cache_audio_read_tokens", "web_searches")
 
 # Values of gen_ai.operation.name / gen_ai.provider.name / gen_ai.output.type we emit
 OPERATION_CHAT = "chat"

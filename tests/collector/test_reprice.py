@@ -86,3 +86,33 @@ def test_reprice_refuses_bad_ranges(store):
 def test_parse_time_reads_iso_and_relative():
     assert parse_time("1970-01-01T00:00:01Z") == 10**9
     assert parse_time("2d", now=200_000) == (200_000 - 172_800) * 10**9
+
+
+def test_reprice_keeps_service_tier_one_hour_cache_writes_and_provider_reported_costs(store):
+    """Re-pricing reads the whole price context from the span, never a cheaper default: a flex-tier
+    call stays at the flex rate, 1-hour cache writes at their own rate, and a cost the provider
+    reported (OpenRouter) is kept as charged."""
+    m = 1_000_000
+    flex = {"service": "billing", "timestamp": T0, "attributes": {
+        sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openai", sc.GEN_AI_REQUEST_MODEL: "gpt-5",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: m, sc.GEN_AI_USAGE_OUTPUT_TOKENS: m // 10, sc.TP_FEATURE: "tiers",
+        sc.OPENAI_RESPONSE_SERVICE_TIER: "flex", sc.TP_COST_STATUS: sc.COST_PRICED, sc.GEN_AI_USAGE_COST: 1.125}}
+    cached = {"service": "billing", "timestamp": T0 + dt.timedelta(minutes=1), "attributes": {
+        sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "anthropic",
+        sc.GEN_AI_REQUEST_MODEL: "claude-3-5-sonnet-20241022", sc.GEN_AI_USAGE_INPUT_TOKENS: 100_000,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 0, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: 100_000,
+        sc.TP_USAGE_EXTRA_PREFIX + "cache_creation_1h_tokens": 100_000, sc.TP_FEATURE: "cache",
+        sc.TP_COST_STATUS: sc.COST_PRICED, sc.GEN_AI_USAGE_COST: 0.6}}
+    routed = {"service": "billing", "timestamp": T0 + dt.timedelta(minutes=2), "attributes": {
+        sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openrouter",
+        sc.GEN_AI_REQUEST_MODEL: "anthropic/claude-3.5-sonnet", sc.GEN_AI_USAGE_INPUT_TOKENS: 1000,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 1000, sc.TP_FEATURE: "routed", sc.TP_COST_STATUS: sc.COST_PRICED,
+        sc.TP_COST_SOURCE: sc.COST_SOURCE_PROVIDER, sc.GEN_AI_USAGE_COST: 0.0421}}
+    insert_spans(store, [flex, cached, routed])
+    with TestClient(create_app(store, api_token="tok")) as client:
+        result = client.post("/api/v1/reprice", json={"since": "2026-10-05", "until": "2026-10-06"},
+                             headers={"Authorization": "Bearer tok"}).json()
+    assert result["cost_after_usd"] == pytest.approx(result["cost_before_usd"])
+    costs = dict(store.query_rows("SELECT Feature, sum(CostUSD) FROM llm_calls FINAL "
+                                  "WHERE Feature IN ('tiers', 'cache', 'routed') GROUP BY Feature"))
+    assert costs == pytest.approx({"tiers": 1.125, "cache": 0.6, "routed": 0.0421})

@@ -11,8 +11,8 @@ import pytest
 
 from tokenproof import pricing
 from tokenproof import semconv as sc
-from tokenproof_devkit.provider.testing import run_provider
 from tokenproof.usage import Usage
+from tokenproof_devkit.provider.testing import run_provider
 
 from .conftest import (
     _http_module,

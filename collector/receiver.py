@@ -1,4 +1,4 @@
-"""OTLP/HTTP receiver: ``POST /v1/traces`` (stored), ``/v1/metrics`` and ``/v1/logs`` (accepted, dropped).
+"""OTLP/HTTP receiver: ``POST /v1/traces`` (stored), ``/v1/metrics`` and ``/v1/logs`` (checked, dropped).
 
 Follows the OTLP/HTTP specification:
 
@@ -13,7 +13,7 @@ Follows the OTLP/HTTP specification:
   failure -> 503 with ``Retry-After`` (the exporter retries; the batch is deduplicated on retry).
 
 A 200 is sent only after the insert returned, i.e. the spans are in the store's parts on disk.
-Metrics and logs are read (bounded like traces) and dropped by design: tokenproof derives its
+Metrics and logs are read (bounded like traces), parsed (garbage gets 400) and dropped by design: tokenproof derives its
 numbers from spans, and accepting them keeps a default ``opentelemetry-instrument`` setup free of
 export errors.
 """
@@ -27,13 +27,17 @@ import zlib
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from tokenproof.collector.auth import check_bearer
 from tokenproof.collector.backpressure import Overloaded
 from tokenproof.collector.otlp_decode import DecodeFailure, decode_to_json
-from tokenproof.collector.rows import insert_encoded
+from tokenproof.collector.rows import insert_encoded, is_data_error
 
 __all__ = ["ClientError", "router"]
 
@@ -98,16 +102,24 @@ def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
         return body
     if encoding != "gzip":
         raise ClientError(415, f"unsupported Content-Encoding {encoding!r}: send gzip or none")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ClientError(400, f"malformed gzip body: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise ClientError(413, f"decompressed body is over the limit of {limit} bytes")
-    if not inflater.eof:
-        raise ClientError(400, "malformed gzip body: truncated stream")
-    return out
+    parts: list[bytes] = []
+    size = 0
+    rest = body
+    while True:  # a gzip body may hold several members (RFC 1952): read them all
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out = inflater.decompress(rest, limit + 1 - size)
+        except zlib.error as exc:
+            raise ClientError(400, f"malformed gzip body: {exc}") from None
+        size += len(out)
+        if size > limit or inflater.unconsumed_tail:
+            raise ClientError(413, f"decompressed body is over the limit of {limit} bytes")
+        if not inflater.eof:
+            raise ClientError(400, "malformed gzip body: truncated stream")
+        parts.append(out)
+        rest = inflater.unused_data
+        if not rest:
+            return b"".join(parts)
 
 
 async def _admitted_body(request: Request) -> tuple[str, bytes]:
@@ -171,7 +183,7 @@ async def _decode(request: Request, ctype: str, body: bytes):
 async def _store_traces(request: Request, ctype: str, body: bytes) -> Response:
     state = request.app.state
     try:
-        data, accepted, rejected, truncated, token, messages = await _decode(request, ctype, body)
+        data, accepted, rejected, _truncated, token, messages = await _decode(request, ctype, body)
     except DecodeFailure as exc:
         raise ClientError(400, str(exc)) from None
     if accepted == 0 and rejected:
@@ -182,6 +194,8 @@ async def _store_traces(request: Request, ctype: str, body: bytes) -> Response:
         except Exception as exc:  # the store failed: the exporter retries, the retry is deduplicated
             log.exception("inserting %d spans failed", accepted)
             state.stats["insert_errors"] += 1
+            if is_data_error(exc):  # the same batch would fail again: never ask for a retry
+                raise ClientError(400, f"the store refused the spans' data: {str(exc)[:300]}") from None
             return _status_response(503, f"the store could not take the spans, retry later ({type(exc).__name__})",
                                     ctype, {"Retry-After": "2"})
     state.stats["spans_accepted"] += accepted
@@ -189,19 +203,35 @@ async def _store_traces(request: Request, ctype: str, body: bytes) -> Response:
     state.stats["requests"] += 1
     message = "; ".join(messages)
     response = ExportTraceServiceResponse()
-    if rejected or truncated:
+    if rejected or messages:
         response.partial_success.rejected_spans = rejected
         response.partial_success.error_message = message
     if ctype == PROTOBUF:
         return Response(response.SerializeToString(), media_type=PROTOBUF)
     payload: dict = {}
-    if rejected or truncated:
+    if rejected or messages:
         payload["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
     return Response(json.dumps(payload), media_type=JSON)
 
 
+_SIGNALS = {"/v1/metrics": ExportMetricsServiceRequest, "/v1/logs": ExportLogsServiceRequest}
+
+
+def _check_signal(message_type, ctype: str, body: bytes) -> None:
+    """Parse a metrics or logs request (then dropped): garbage gets 400 like on /v1/traces."""
+    try:
+        if ctype == PROTOBUF:
+            message_type.FromString(body)
+        else:
+            json_format.Parse(body or b"{}", message_type(), ignore_unknown_fields=True)
+    except (DecodeError, json_format.ParseError, ValueError, TypeError, RuntimeError) as exc:
+        kind = "protobuf" if ctype == PROTOBUF else "JSON"
+        raise ClientError(400, f"malformed OTLP {kind}: {str(exc)[:200]}") from None
+
+
 async def _drop(request: Request, admission, reserved: int) -> Response:
-    ctype, _body = await _admitted_body(request)
+    ctype, body = await _admitted_body(request)
+    await run_in_threadpool(_check_signal, _SIGNALS[request.url.path], ctype, body)
     if ctype == PROTOBUF:
         return Response(b"", media_type=PROTOBUF)
     return Response("{}", media_type=JSON)

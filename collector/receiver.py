@@ -44,7 +44,7 @@ __all__ = ["ClientError", "router"]
 log = logging.getLogger("tokenproof.collector")
 router = APIRouter()
 
-BODY_READ_TIMEOUT_S = 30.0
+BODY_READ_TIMEOUT_S = 10.0  # default of the setting body_read_timeout_seconds
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
@@ -74,7 +74,7 @@ def _content_type(request: Request) -> str:
     return ctype
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -85,14 +85,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(BODY_READ_TIMEOUT_S):  # a slow sender must not hold its slot forever
+        async with asyncio.timeout(timeout_s):  # a slow sender must not hold its place forever
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
                     raise ClientError(413, f"request body is over the limit of {limit} bytes")
                 chunks.append(chunk)
     except TimeoutError:
-        raise ClientError(408, f"request body not received within {BODY_READ_TIMEOUT_S:.0f} s") from None
+        raise ClientError(408, f"request body not received within {timeout_s:g} s") from None
     return b"".join(chunks)
 
 
@@ -123,34 +123,45 @@ def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
 
 
 async def _admitted_body(request: Request) -> tuple[str, bytes]:
-    """Check auth and content type, take admission, read and decompress the body."""
+    """Check auth and content type, read and decompress the body (within the read timeout)."""
     state = request.app.state
     token = state.tokens.get("ingest_token") if hasattr(state, "tokens") else ""
     if token and not check_bearer(request, token):
         raise ClientError(401, "missing or wrong bearer token (ingest_token)", {"WWW-Authenticate": "Bearer"})
     ctype = _content_type(request)
     limit = state.limits["max_body_bytes"]
-    body = await _read_body(request, limit)
+    body = await _read_body(request, limit, state.limits.get("body_read_timeout_s", BODY_READ_TIMEOUT_S))
     return ctype, _decompress(body, request.headers.get("content-encoding", ""), limit)
 
 
 async def _guarded(request: Request, handler) -> Response:
+    """Reserve bytes and a reader place, read the body, then take a decode/insert slot."""
     admission = request.app.state.admission
+    client = request.client.host if request.client else ""
     ctype = None
     try:
         ctype = _content_type(request)
-        admission.enter()
+        admission.start_reading(client)
     except ClientError as exc:
         return _status_response(exc.status, exc.message, None, exc.headers)
     except Overloaded as exc:
         return _status_response(exc.status, exc.reason, ctype, {"Retry-After": str(exc.retry_after)})
+    reserved = 0
+    reading = True
     try:
         declared = request.headers.get("content-length")
         reserved = int(declared) if declared and declared.isdigit() else 0
         reserved = min(reserved, request.app.state.limits["max_body_bytes"])
         admission.reserve(reserved)
         try:
-            return await handler(request, admission, reserved)
+            ctype, body = await _admitted_body(request)
+            admission.stop_reading(client)
+            reading = False
+            admission.enter()
+            try:
+                return await handler(request, admission, reserved, ctype, body)
+            finally:
+                admission.leave()
         finally:
             admission.release(reserved)
     except ClientError as exc:
@@ -158,11 +169,11 @@ async def _guarded(request: Request, handler) -> Response:
     except Overloaded as exc:
         return _status_response(exc.status, exc.reason, ctype, {"Retry-After": str(exc.retry_after)})
     finally:
-        admission.leave()
+        if reading:
+            admission.stop_reading(client)
 
 
-async def _traces(request: Request, admission, reserved: int) -> Response:
-    ctype, body = await _admitted_body(request)
+async def _traces(request: Request, admission, reserved: int, ctype: str, body: bytes) -> Response:
     extra = max(0, len(body) - reserved)
     admission.reserve(extra)
     try:
@@ -229,8 +240,7 @@ def _check_signal(message_type, ctype: str, body: bytes) -> None:
         raise ClientError(400, f"malformed OTLP {kind}: {str(exc)[:200]}") from None
 
 
-async def _drop(request: Request, admission, reserved: int) -> Response:
-    ctype, body = await _admitted_body(request)
+async def _drop(request: Request, admission, reserved: int, ctype: str, body: bytes) -> Response:
     await run_in_threadpool(_check_signal, _SIGNALS[request.url.path], ctype, body)
     if ctype == PROTOBUF:
         return Response(b"", media_type=PROTOBUF)

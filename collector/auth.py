@@ -22,7 +22,7 @@ from fastapi import HTTPException, Request
 from tokenproof.collector import config
 
 __all__ = ["check_bearer", "has_read_scope", "is_loopback", "read_token_configured", "require_api_token",
-           "require_ingest_token", "require_read_scope"]
+           "require_content_scope", "require_ingest_token", "require_read_scope"]
 
 
 def is_loopback(host: str | None) -> bool:
@@ -91,3 +91,8 @@ def require_read_scope(request: Request, what: str) -> None:
                                  "and send it as a bearer token")
     raise HTTPException(401, f"{what} needs a read-scope token (read_token or api_token)",
                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_content_scope(request: Request) -> None:
+    """FastAPI dependency for routes that return prompt or completion content."""
+    require_read_scope(request, "prompt content")

@@ -158,3 +158,16 @@ def test_deeply_nested_json_gets_400_not_500(client, store, depth):
     assert response.status_code == 400
     assert "malformed" in response.json()["message"]
     assert _counts(store) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_public_bind_with_open_reads_is_refused(tmp_path, host):
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "tokenproof.cli", "serve", "--host", host, "--port", "0",
+                             "--data-dir", str(tmp_path / "d"), "--ingest-token", "T"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--read-token" in result.stderr and "--allow-unauthenticated-reads" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "d").exists()  # refused before touching the store

@@ -9,6 +9,7 @@ check on writes, read token; docs/security.md).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -28,6 +29,7 @@ from tokenproof.collector.backpressure import Admission
 from tokenproof.collector.guards import RequestGuards, json_safe
 from tokenproof.collector.otlp_decode import decode_to_json
 from tokenproof.collector.receiver import router as otlp_router
+from tokenproof.collector.repair import PERIODIC_HOURS, repair
 from tokenproof.collector.reprice import router as reprice_router
 from tokenproof.collector.store import Store
 
@@ -132,9 +134,24 @@ def _decode_pool(workers: int):
     return pool
 
 
+async def _periodic_repair(app: FastAPI, minutes: float) -> None:
+    while True:
+        await asyncio.sleep(minutes * 60)
+        try:
+            await run_in_threadpool(repair, app.state.store, PERIODIC_HOURS)
+        except Exception:  # one failed pass must not end the loop; the next one retries
+            log.exception("periodic rollup repair failed")
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
+    minutes = config.get("rollup_repair_interval_minutes")
+    task = asyncio.create_task(_periodic_repair(app, minutes)) if minutes > 0 else None
     yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     pool = getattr(app.state, "decode_pool", None)
     if pool is not None:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -92,6 +92,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"tokenproof serve: {exc}", file=sys.stderr)
         return 1
     try:
+        from tokenproof.collector.repair import repair
+        fixed = repair(store, config.get("rollup_repair_hours"))  # before any traffic: docs/ingest.md
+        if fixed["llm_calls"] or fixed["rollup_keys"]:
+            print(f"tokenproof service: start-up repair derived {fixed['llm_calls']} LLM call(s) again and "
+                  f"corrected {fixed['rollup_keys']} rollup key(s)", file=sys.stderr, flush=True)
         app = create_app(store, ingest_token=ingest_token, read_token=read_token, allowed_hosts=allowed_hosts)
         family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)

@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 import zlib
 
 from fastapi import APIRouter, Request, Response
@@ -191,6 +193,20 @@ async def _decode(request: Request, ctype: str, body: bytes):
     return await asyncio.get_running_loop().run_in_executor(pool, decode_to_json, *args)
 
 
+# Test hook for the crash-consistency test (docs/ingest.md): when this variable names one of the
+# views below, the next batch is stored with that view detached, i.e. exactly as far as a crash right
+# after the raw insert would have stored it, and the process then kills itself with SIGKILL. A
+# non-permanent DETACH is undone when the store is opened again.
+CRASH_HOOK_ENV = "TOKENPROOF_TEST_CRASH_AFTER_RAW_INSERT"
+CRASH_HOOK_VIEWS = ("llm_calls_hourly_mv", "llm_calls_mv")
+
+
+def _insert_then_die(store, data: bytes, token: str, view: str) -> None:
+    store.command(f"DETACH TABLE {view}")  # a name from CRASH_HOOK_VIEWS, never request input
+    insert_encoded(store, data, token)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 async def _store_traces(request: Request, ctype: str, body: bytes) -> Response:
     state = request.app.state
     try:
@@ -201,6 +217,9 @@ async def _store_traces(request: Request, ctype: str, body: bytes) -> Response:
         raise ClientError(400, f"all {rejected} spans rejected: " + "; ".join(messages))
     if accepted:
         try:
+            crash_view = os.environ.get(CRASH_HOOK_ENV)
+            if crash_view in CRASH_HOOK_VIEWS:  # tests only: see CRASH_HOOK_ENV
+                await run_in_threadpool(_insert_then_die, state.store, data, token, crash_view)
             await run_in_threadpool(insert_encoded, state.store, data, token)
         except Exception as exc:  # the store failed: the exporter retries, the retry is deduplicated
             log.exception("inserting %d spans failed", accepted)

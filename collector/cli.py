@@ -19,10 +19,20 @@ from tokenproof.collector import config
 __all__ = ["configure", "run"]
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {port}")
+    return port
+
+
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "serve":
         parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, default=4318,
+        parser.add_argument("--port", type=_port, default=4318,
                             help="port (default 4318, the OTLP/HTTP port; 0 = pick a free one)")
         where = parser.add_mutually_exclusive_group()
         where.add_argument("--data-dir", help="embedded chDB store directory (default ./.tokenproof/data)")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -258,6 +259,14 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
     if not requests:
         print(f"tokenproof prove: {args.file} holds no requests", file=sys.stderr)
         return 2
+    out = Path(args.out)
+    try:  # before any replay is paid for: the report must have somewhere to go
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        print(f"tokenproof prove: cannot write the report to {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     replayer = Replayer(base_url=args.base_url, anthropic_base_url=args.anthropic_base_url)
     try:
         report = prove(requests, args.candidate, params=params, judge=args.judge, baseline=args.baseline,
@@ -266,7 +275,6 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
     except (JudgeFamilyError, ReplayError) as exc:
         print(f"tokenproof prove: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
     json_path, html_path = write_report(report, out)
     for route in report["routes"]:
         saving = route["projected_monthly_saving_usd"]

@@ -171,3 +171,22 @@ def test_public_bind_with_open_reads_is_refused(tmp_path, host):
     assert "--read-token" in result.stderr and "--allow-unauthenticated-reads" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "d").exists()  # refused before touching the store
+
+
+def test_a_span_sent_again_in_another_batch_is_corrected_by_the_repair_pass(client, store):
+    import time
+
+    from tokenproof.collector.repair import repair
+    start = time.time_ns() - 5 * 3600 * 10**9  # a settled hour
+    first = genai_request(3, seed=31, start_ns=start)
+    again = genai_request(3, seed=31, start_ns=start)
+    again.resource_spans[0].scope_spans[0].spans.add().CopyFrom(genai_request(1, seed=32, start_ns=start)
+                                                                  .resource_spans[0].scope_spans[0].spans[0])
+    for request in (first, again):  # different batches (tokens), three spans in common
+        assert client.post("/v1/traces", content=request.SerializeToString(), headers=PB).status_code == 200
+    assert _counts(store)[1:] == (4, 7)  # llm_calls keeps each span once; the rollup view does not
+    assert repair(store, 48) == {"llm_calls": 0, "rollup_keys": 3}
+    assert _counts(store)[1:] == (4, 4)
+    cost = store.query_rows("SELECT round(sum(CostUSD), 9) FROM llm_calls FINAL")[0][0]
+    assert store.query_rows("SELECT round(sum(CostUSD), 9) FROM llm_calls_hourly")[0][0] == cost
+    assert repair(store, 48) == {"llm_calls": 0, "rollup_keys": 0}  # idempotent

@@ -92,7 +92,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"tokenproof serve: WARNING: every read endpoint (costs, customers, alerts) is open to anyone "
               f"who can reach {args.host}: --allow-unauthenticated-reads is set", file=sys.stderr, flush=True)
     allowed_hosts = list(config.get("allowed_hosts"))
-    if args.host not in ("0.0.0.0", "::", "") and not is_loopback(args.host):
+    if args.host in ("0.0.0.0", "::", "") and not allowed_hosts:
+        # reached under any name (containers, DNS); ingest and reads are authenticated here anyway
+        allowed_hosts = ["*"]
+    elif not is_loopback(args.host):
         allowed_hosts.append(args.host)  # the address the operator bound is a name of this service
     url = args.clickhouse_url if args.clickhouse_url else (None if args.data_dir else (config.get("clickhouse_url") or None))
     data_dir = None if url else (args.data_dir or config.get("data_dir"))

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -248,6 +248,19 @@ def _disputed(records: list[dict], limit: int = 12) -> list[dict]:
     return [{k: r.get(k) for k in keys} for r in chosen[:limit]]
 
 
+def _unwritable(out: Path) -> str | None:
+    """Why the report directory ``out`` could not be created or written (None when it can), creating nothing."""
+    target = out.resolve()
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
 def run_cli(args: argparse.Namespace, params: Params) -> int:
     from tokenproof.analytics.proof.report import write_report
     try:
@@ -260,12 +273,9 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
         print(f"tokenproof prove: {args.file} holds no requests", file=sys.stderr)
         return 2
     out = Path(args.out)
-    try:  # before any replay is paid for: the report must have somewhere to go
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        print(f"tokenproof prove: cannot write the report to {out}: {exc.strerror or exc}", file=sys.stderr)
+    problem = _unwritable(out)  # before any replay is paid for: the report must have somewhere to go
+    if problem:
+        print(f"tokenproof prove: cannot write the report to {out}: {problem}", file=sys.stderr)
         return 2
     replayer = Replayer(base_url=args.base_url, anthropic_base_url=args.anthropic_base_url)
     try:

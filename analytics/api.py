@@ -1,10 +1,11 @@
 """The analytics API router (``/api/v1``), mounted by the service through the ``tokenproof.api`` group.
 
 Reads: ``GET /cost``, ``/cost/movers``, ``/cost/coverage``, ``/cost/traces/{trace_id}``, ``/alerts``,
-``/alerts/{id}`` (with webhook delivery attempts),
+``/alerts/{id}`` (with webhook delivery attempts; their target URLs only with a read-scope token),
 ``/budgets``, ``/export/focus``. Writes (bearer ``api_token``): ``POST /alerts/{id}/ack``,
 ``/alerts/{id}/resolve``, ``/alerts/evaluate``, ``PUT /budgets``. Every query parameter is validated
-(unknown dimension, bad time, bad granularity -> 400 naming the allowed values).
+(unknown dimension, bad time, bad granularity -> 400 naming the allowed values). Grouping or
+filtering by a prompt-content attribute needs a read-scope token (docs/security.md).
 
 The router's lifespan starts the webhook worker and the periodic evaluation task
 (``alert_eval_interval_minutes``) and stops them with the service.
@@ -18,17 +19,18 @@ import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from tokenproof import settings
+from tokenproof import semconv, settings
 from tokenproof.analytics import alerts as alert_store
 from tokenproof.analytics import attribution, budgets, evaluate, focus
 from tokenproof.analytics.timewindow import GRANULARITIES, window
 from tokenproof.analytics.webhooks import WebhookWorker
-from tokenproof.collector.auth import require_api_token
+from tokenproof.collector.auth import has_read_scope, require_api_token, require_read_scope
 
 __all__ = ["router"]
 
@@ -82,7 +84,13 @@ def _window(since: str | None, until: str | None, default: str = "7d"):
         raise _bad(str(exc)) from None
 
 
-def _query(since, until, by, granularity, where, limit, default_by: str = "") -> attribution.Query:
+def _content_keys(dims: list[str]) -> list[str]:
+    return [d for d in dims if d.startswith(attribution.ATTRIBUTE_PREFIX)
+            and d[len(attribution.ATTRIBUTE_PREFIX):].startswith(semconv.CONTENT_ATTRIBUTES)]
+
+
+def _query(request: Request, since, until, by, granularity, where, limit,
+           default_by: str = "") -> attribution.Query:
     start, end = _window(since, until)
     if granularity not in GRANULARITIES:
         raise _bad(f"unknown granularity {granularity!r}; allowed: {', '.join(GRANULARITIES)}")
@@ -98,6 +106,8 @@ def _query(since, until, by, granularity, where, limit, default_by: str = "") ->
             filters[attribution.parse_dimensions(dim)[0]] = value
     except (attribution.QueryError, IndexError) as exc:
         raise _bad(str(exc)) from None
+    if _content_keys(dims + list(filters)):  # grouping or filtering by a prompt shows (or probes) it
+        require_read_scope(request, f"grouping or filtering by {', '.join(_content_keys(dims + list(filters)))}")
     return attribution.Query(start, end, dims, granularity, filters, limit)
 
 
@@ -110,7 +120,7 @@ async def cost(request: Request, since: str | None = None, until: str | None = N
                granularity: str = "total", limit: int = 100) -> dict:
     """Product cost, tokens and calls grouped by dimensions (``where=dim=value`` repeatable filters);
     experiment (shadow/judge) cost apart."""
-    query = _query(since, until, by, granularity, request.query_params.getlist("where"), limit)
+    query = _query(request, since, until, by, granularity, request.query_params.getlist("where"), limit)
     return await run_in_threadpool(attribution.cost, _store(request), query)
 
 
@@ -118,7 +128,7 @@ async def cost(request: Request, since: str | None = None, until: str | None = N
 async def movers(request: Request, since: str | None = None, until: str | None = None,
                  by: str | None = None, limit: int = 20) -> dict:
     """Largest cost changes versus the previous window of the same length."""
-    query = _query(since, until, by, "total", request.query_params.getlist("where"), limit, "feature")
+    query = _query(request, since, until, by, "total", request.query_params.getlist("where"), limit, "feature")
     if not query.group_by:
         raise _bad("movers need at least one dimension in 'by'")
     return await run_in_threadpool(attribution.movers, _store(request), query)
@@ -157,8 +167,17 @@ async def get_alert(request: Request, alert_id: str) -> dict:
     alert = await run_in_threadpool(alert_store.get_alert, _store(request), alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id}")
-    alert["deliveries"] = await run_in_threadpool(alert_store.deliveries, _store(request), alert_id)
+    deliveries = await run_in_threadpool(alert_store.deliveries, _store(request), alert_id)
+    if not has_read_scope(request):  # a webhook URL (Slack's in particular) is itself a secret
+        for item in deliveries:
+            item["url"] = _masked_url(item["url"])
+    alert["deliveries"] = deliveries
     return alert
+
+
+def _masked_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}/***" if parts.scheme else "***"
 
 
 async def _change(request: Request, alert_id: str, action) -> dict:

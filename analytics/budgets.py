@@ -11,6 +11,7 @@ Budgets count product spend (experiment spend is reported apart, as in attributi
 from __future__ import annotations
 
 import calendar
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from tokenproof.analytics.anomaly import datetime_to_hour, fit_baseline, hour_of_week, hour_to_datetime
 
 __all__ = [
+    "MAX_BUDGET_USD",
     "SCOPES",
     "BudgetError",
     "budget_findings",
@@ -28,6 +30,7 @@ __all__ = [
     "set_budget",
 ]
 
+MAX_BUDGET_USD = 1e12
 SCOPES = {"feature": "Feature", "tier": "Tier", "customer": "Customer"}
 _LIST = """SELECT Scope, Value, MonthlyUSD, toUnixTimestamp64Micro(UpdatedAt) FROM analytics_budgets FINAL
 WHERE Deleted = 0 ORDER BY Scope, Value"""
@@ -55,8 +58,10 @@ def set_budget(store, scope: str, value: str, monthly_usd: float | None) -> dict
         raise BudgetError(f"unknown budget scope {scope!r}; allowed: {', '.join(SCOPES)}")
     if not value:
         raise BudgetError("a budget needs a value (e.g. the feature name)")
-    if monthly_usd is not None and (monthly_usd != monthly_usd or monthly_usd < 0):
-        raise BudgetError(f"monthly_usd must be a positive amount, got {monthly_usd!r}")
+    if monthly_usd is not None and not (math.isfinite(monthly_usd) and 0 <= monthly_usd <= MAX_BUDGET_USD):
+        # an Infinity budget could never fire, NaN compares false with everything, negative is nonsense
+        raise BudgetError(f"monthly_usd must be a finite amount from 0 to {MAX_BUDGET_USD:g} "
+                          f"(0 or null deletes the budget), got {monthly_usd!r}")
     deleted = 0 if monthly_usd else 1
     store.insert("analytics_budgets", [[scope, value, float(monthly_usd or 0), deleted, datetime.now(UTC)]],
                  _COLUMNS)
@@ -116,7 +121,7 @@ def _spend_series(store, scope: str, value: str, now: datetime) -> tuple[np.ndar
     cost = np.zeros(hours.size)
     for h, c in rows:
         idx = int(h) - int(hours[0])
-        if 0 <= idx < hours.size:
+        if 0 <= idx < hours.size and math.isfinite(c):  # a poisoned hour must not turn the forecast NaN
             cost[idx] = float(c)
     first = np.nonzero(cost)[0]
     if first.size:  # no history before the first spend: do not forecast from made-up zeros

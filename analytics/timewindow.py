@@ -1,6 +1,7 @@
 """Time windows for analytics queries: ``7d``/``24h``/``30m``/``2w`` ago, ``now``, ISO dates and times.
 
-Every time is UTC. A bad value raises ``ValueError`` with a message naming the accepted forms, which
+Every time is UTC and lies between ``EARLIEST`` and ``LATEST`` (what the store can hold). A bad or
+out-of-range value raises ``ValueError`` with a message naming the accepted forms, which
 the API turns into HTTP 400 and the CLI into an error line.
 """
 
@@ -9,11 +10,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["GRANULARITIES", "parse_time", "window"]
+__all__ = ["EARLIEST", "GRANULARITIES", "LATEST", "parse_time", "window"]
 
 GRANULARITIES = ("hour", "day", "week", "month", "total")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|min|h|d|w)$")
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# what the store's DateTime columns hold (ClickHouse DateTime ends in 2106)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2105, 12, 31, tzinfo=UTC)
 _FORMS = "a duration ago (30m, 24h, 7d, 2w), 'now', or an ISO date/time such as 2026-11-01T12:00Z"
 
 
@@ -28,7 +32,11 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     match = _RELATIVE.match(raw.lower())
     if match:
         amount, unit = float(match.group(1)), match.group(2)
-        return now - timedelta(**{_UNITS[unit]: amount})
+        try:
+            return _in_range(now - timedelta(**{_UNITS[unit]: amount}), raw)
+        except OverflowError:
+            raise ValueError(f"time {raw!r} is out of range; times go from {EARLIEST:%Y-%m-%d} "
+                             f"to {LATEST:%Y-%m-%d}") from None
     candidate = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
     try:
         moment = datetime.fromisoformat(candidate)
@@ -36,7 +44,18 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
         raise ValueError(f"bad time {raw!r}; use {_FORMS}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return _in_range(moment.astimezone(UTC), raw)
+    except OverflowError:  # e.g. 0001-01-01 with a positive offset
+        raise ValueError(f"time {raw!r} is out of range; times go from {EARLIEST:%Y-%m-%d} "
+                         f"to {LATEST:%Y-%m-%d}") from None
+
+
+def _in_range(moment: datetime, raw: str) -> datetime:
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"time {raw!r} is out of range; times go from {EARLIEST:%Y-%m-%d} "
+                         f"to {LATEST:%Y-%m-%d}")
+    return moment
 
 
 def window(since: str | None, until: str | None, default_since: str = "7d",

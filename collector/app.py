@@ -3,7 +3,8 @@
 ``create_app(store, ...)`` builds the app around an open ``Store`` (``app.state.store``). Every
 router registered in the entry-point group ``tokenproof.api`` (``name = "module:router"``) is
 included; one that fails to import is logged and skipped (listed in the status as failed), and the
-service keeps running.
+service keeps running. Every request passes ``guards.RequestGuards`` first (Host allow-list, Origin
+check on writes, read token; docs/security.md).
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from tokenproof.collector import config
 from tokenproof.collector.backpressure import Admission
+from tokenproof.collector.guards import RequestGuards, json_safe
 from tokenproof.collector.migrate import area_versions
 from tokenproof.collector.otlp_decode import decode_to_json
 from tokenproof.collector.receiver import router as otlp_router
+from tokenproof.collector.repair import PERIODIC_HOURS, repair
 from tokenproof.collector.reprice import price_arrivals
 from tokenproof.collector.reprice import router as reprice_router
 from tokenproof.collector.store import Store
@@ -86,6 +92,7 @@ async def status(request: Request, exact: bool = False) -> dict[str, Any]:
         "store": {"kind": store.kind, ("data_dir" if store.kind == "embedded" else "url"): store.location},
         "uptime_seconds": round(time.time() - state.started_at, 3),
         "ingest": {**state.stats, "in_flight_requests": requests, "in_flight_bytes": in_flight_bytes,
+                   "reading_requests": state.admission.reading,
                    "refused_overload": state.admission.refused},
         "api_routers": state.api_routers,
     }
@@ -142,14 +149,28 @@ async def _price_arrivals_loop(app: FastAPI, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
+async def _periodic_repair(app: FastAPI, minutes: float) -> None:
+    while True:
+        await asyncio.sleep(minutes * 60)
+        try:
+            await run_in_threadpool(repair, app.state.store, PERIODIC_HOURS)
+        except Exception:  # one failed pass must not end the loop; the next one retries
+            log.exception("periodic rollup repair failed")
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
     seconds = float(config.get("price_arrivals_interval_seconds"))
-    task = asyncio.create_task(_price_arrivals_loop(app, seconds)) if seconds > 0 else None
+    minutes = config.get("rollup_repair_interval_minutes")
+    tasks = []
+    if seconds > 0:
+        tasks.append(asyncio.create_task(_price_arrivals_loop(app, seconds)))
+    if minutes > 0:
+        tasks.append(asyncio.create_task(_periodic_repair(app, minutes)))
     try:
         yield
     finally:
-        if task is not None:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -158,25 +179,37 @@ async def _lifespan(app: FastAPI):
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's own handler fails (500) on a body holding NaN or Infinity: JSON cannot carry them back
+    return JSONResponse(status_code=422, content={"detail": json_safe(jsonable_encoder(exc.errors()))})
+
+
 def create_app(store: Store, *, ingest_token: str | None = None, api_token: str | None = None,
+               read_token: str | None = None, allowed_hosts: list[str] | None = None,
                max_body_bytes: int | None = None, max_inflight_requests: int | None = None,
                max_inflight_bytes: int | None = None, max_attribute_chars: int | None = None,
-               ingest_workers: int | None = None) -> FastAPI:
+               ingest_workers: int | None = None, max_inflight_per_client: int | None = None) -> FastAPI:
     """The service app around an open store; unspecified limits and tokens come from settings."""
     app = FastAPI(title="tokenproof service", version="0.1.0", lifespan=_lifespan)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_middleware(RequestGuards, state=app.state)
+    app.state.allowed_hosts = list(config.get("allowed_hosts") if allowed_hosts is None else allowed_hosts)
     app.state.decode_pool = _decode_pool(config.get("ingest_workers") if ingest_workers is None else ingest_workers)
     app.state.store = store
     app.state.started_at = time.time()
     app.state.tokens = {
         "ingest_token": config.get("ingest_token") if ingest_token is None else ingest_token,
         "api_token": config.get("api_token") if api_token is None else api_token,
+        "read_token": config.get("read_token") if read_token is None else read_token,
     }
     app.state.limits = {
         "max_body_bytes": max_body_bytes or config.get("max_body_bytes"),
         "max_attribute_chars": max_attribute_chars or config.get("max_attribute_bytes"),
+        "body_read_timeout_s": config.get("body_read_timeout_seconds"),
     }
     app.state.admission = Admission(max_inflight_requests or config.get("max_inflight_requests"),
-                                    max_inflight_bytes or config.get("max_inflight_bytes"))
+                                    max_inflight_bytes or config.get("max_inflight_bytes"),
+                                    max_inflight_per_client or config.get("max_inflight_per_client"))
     app.state.stats = {"requests": 0, "spans_accepted": 0, "spans_rejected": 0, "insert_errors": 0,
                        "arrivals_priced": 0}
     app.state.api_routers = {}

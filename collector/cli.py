@@ -19,15 +19,29 @@ from tokenproof.collector import config
 __all__ = ["configure", "run"]
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {port}")
+    return port
+
+
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "serve":
         parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, default=4318,
+        parser.add_argument("--port", type=_port, default=4318,
                             help="port (default 4318, the OTLP/HTTP port; 0 = pick a free one)")
         where = parser.add_mutually_exclusive_group()
         where.add_argument("--data-dir", help="embedded chDB store directory (default ./.tokenproof/data)")
         where.add_argument("--clickhouse-url", help="ClickHouse server http(s)://user:pass@host:8123/db")
         parser.add_argument("--ingest-token", help="bearer token required on /v1/* (required off loopback)")
+        parser.add_argument("--read-token", help="bearer token required on every /api read (required off "
+                                                 "loopback unless --allow-unauthenticated-reads)")
+        parser.add_argument("--allow-unauthenticated-reads", action="store_true",
+                            help="bind beyond loopback with every read endpoint open to the network (warned)")
         parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     else:
         parser.add_argument("--url", help="service URL (default: setting service_url, http://127.0.0.1:4318)")
@@ -64,10 +78,25 @@ def _serve(args: argparse.Namespace) -> int:
     from tokenproof.collector.store import Store, StoreError
 
     ingest_token = config.get("ingest_token", args.ingest_token)
+    read_token = config.get("read_token", args.read_token)
     if not is_loopback(args.host) and not ingest_token:
         print(f"tokenproof serve: refusing to listen on non-loopback address {args.host} without an ingest "
               "token: pass --ingest-token or set TOKENPROOF_INGEST_TOKEN", file=sys.stderr)
         return 2
+    if not is_loopback(args.host) and not read_token:
+        if not args.allow_unauthenticated_reads:
+            print(f"tokenproof serve: refusing to listen on non-loopback address {args.host} with every read "
+                  "endpoint open: pass --read-token (or set TOKENPROOF_READ_TOKEN), or "
+                  "--allow-unauthenticated-reads to accept that (docs/security.md)", file=sys.stderr)
+            return 2
+        print(f"tokenproof serve: WARNING: every read endpoint (costs, customers, alerts) is open to anyone "
+              f"who can reach {args.host}: --allow-unauthenticated-reads is set", file=sys.stderr, flush=True)
+    allowed_hosts = list(config.get("allowed_hosts"))
+    if args.host in ("0.0.0.0", "::", "") and not allowed_hosts:
+        # reached under any name (containers, DNS); ingest and reads are authenticated here anyway
+        allowed_hosts = ["*"]
+    elif not is_loopback(args.host):
+        allowed_hosts.append(args.host)  # the address the operator bound is a name of this service
     url = args.clickhouse_url if args.clickhouse_url else (None if args.data_dir else (config.get("clickhouse_url") or None))
     data_dir = None if url else (args.data_dir or config.get("data_dir"))
     try:
@@ -76,7 +105,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"tokenproof serve: {exc}", file=sys.stderr)
         return 1
     try:
-        app = create_app(store, ingest_token=ingest_token)
+        from tokenproof.collector.repair import repair
+        fixed = repair(store, config.get("rollup_repair_hours"))  # before any traffic: docs/ingest.md
+        if fixed["llm_calls"] or fixed["rollup_keys"]:
+            print(f"tokenproof service: start-up repair derived {fixed['llm_calls']} LLM call(s) again and "
+                  f"corrected {fixed['rollup_keys']} rollup key(s)", file=sys.stderr, flush=True)
+        app = create_app(store, ingest_token=ingest_token, read_token=read_token, allowed_hosts=allowed_hosts)
         family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

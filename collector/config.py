@@ -31,6 +31,24 @@ settings.declare("store_fsync", bool, True,
                  "embedded store: fsync each inserted part before the request is acknowledged")
 settings.declare("ingest_token", str, "",
                  "bearer token required on /v1/* OTLP requests (required for non-loopback binds)")
+settings.declare("read_token", str, "",
+                 "bearer token required on every read of /api/v1 (the api_token also reads); needed to "
+                 "bind beyond loopback, and to read prompt content or webhook URLs (docs/security.md)")
+settings.declare("allowed_hosts", list, [],
+                 "Host header names the service answers besides the loopback names (comma-separated; "
+                 "'*' = any): a DNS-rebinding guard (docs/security.md)")
+settings.declare("max_inflight_per_client", int, 16,
+                 "OTLP requests one client address may have still sending their bodies; more answer 429",
+                 validate=_positive)
+settings.declare("body_read_timeout_seconds", float, 10.0,
+                 "an OTLP request body must arrive within this many seconds (408 otherwise)",
+                 validate=_positive)
+settings.declare("rollup_repair_hours", float, 48.0,
+                 "at start-up, re-derive missing llm_calls rows and correct the hourly rollup over this many "
+                 "past hours (0 = off; docs/ingest.md)", validate=_non_negative)
+settings.declare("rollup_repair_interval_minutes", float, 10.0,
+                 "while running, re-check the rollup of the last completed hours this often (0 = off)",
+                 validate=_non_negative)
 settings.declare("max_body_bytes", int, 32 * 1024 * 1024,
                  "largest OTLP request body accepted, before and after gzip decompression (413 above)",
                  validate=_positive)

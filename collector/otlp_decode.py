@@ -4,7 +4,10 @@ The transform is the hot path of ingest, so it builds the 22 column lists in a s
 decoded protobuf, dispatching each attribute value on its oneof kind through a small table instead of
 building intermediate per-span dicts. Values are rendered as the exporter renders them (see
 ``rows.py``). Spans with invalid ids (trace id not 16 bytes or all zero, span id not 8 bytes or
-all zero, parent span id neither empty nor 8 bytes) are rejected individually and counted.
+all zero, parent span id neither empty nor 8 bytes) are rejected individually and counted, as are
+spans that fail the checks of ``span_checks`` (times out of range, impossible token counts; a bad
+cost is clamped and flagged instead). A span repeated inside one request (same trace and span id)
+is stored once, so the hourly rollup never counts it twice.
 Attribute values longer than ``max_attribute_chars`` characters are truncated and counted.
 
 The deduplication token of a batch is a BLAKE2b hash over its spans' (trace id, span id) pairs in
@@ -24,6 +27,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tokenproof.collector.rows import SPAN_KIND_NAMES, STATUS_CODE_NAMES, render_double
+from tokenproof.collector.span_checks import check_span
 
 __all__ = ["Batch", "DecodeFailure", "parse_json", "parse_protobuf", "request_to_batch"]
 
@@ -58,11 +62,15 @@ def parse_json(body: bytes) -> ExportTraceServiceRequest:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeFailure(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise DecodeFailure("malformed OTLP JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise DecodeFailure("malformed OTLP JSON: the body must be a JSON object")
     try:
         _hex_ids_to_base64(data)
         return json_format.ParseDict(data, ExportTraceServiceRequest(), ignore_unknown_fields=True)
+    except RecursionError:
+        raise DecodeFailure("malformed OTLP JSON: nested too deeply") from None
     except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
         raise DecodeFailure(f"malformed OTLP JSON: {exc}") from None
 
@@ -167,8 +175,10 @@ def request_to_batch(request: ExportTraceServiceRequest, max_attribute_chars: in
     kinds = SPAN_KIND_NAMES
     statuses = STATUS_CODE_NAMES
     ids: list[bytes] = []
-    rejected = 0
+    seen: set[bytes] = set()
+    rejected = duplicates = clamped = 0
     messages: list[str] = []
+    notes: list[str] = []
     for rs in request.resource_spans:
         resource = attrs(rs.resource.attributes)
         service = resource.get("service.name", "")
@@ -185,10 +195,28 @@ def request_to_batch(request: ExportTraceServiceRequest, max_attribute_chars: in
                         messages.append(f"span {span.name!r}: invalid trace/span id "
                                         f"(trace_id {tid.hex() or 'empty'}, span_id {sid.hex() or 'empty'})")
                     continue
-                ids.append(tid)
-                ids.append(sid)
+                key = tid + sid
+                if key in seen:
+                    duplicates += 1
+                    continue
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
+                events = span.events
+                span_attrs = attrs(span.attributes)
+                reason, note = check_span(start, end, [e.time_unix_nano for e in events] if events else [],
+                                          span_attrs)
+                if reason is not None:
+                    rejected += 1
+                    if len(messages) < 3:
+                        messages.append(f"span {span.name!r} ({sid.hex()}): {reason}")
+                    continue
+                if note is not None:
+                    clamped += 1
+                    if len(notes) < 3:
+                        notes.append(f"span {span.name!r} ({sid.hex()}): {note}; stored as unpriced")
+                seen.add(key)
+                ids.append(tid)
+                ids.append(sid)
                 c_ts.append(start)
                 c_tid.append(tid.hex())
                 c_sid.append(sid.hex())
@@ -201,13 +229,12 @@ def request_to_batch(request: ExportTraceServiceRequest, max_attribute_chars: in
                 c_res.append(resource)
                 c_scope.append(scope_name)
                 c_scopev.append(scope_version)
-                c_attrs.append(attrs(span.attributes))
+                c_attrs.append(span_attrs)
                 c_dur.append(end - start if end > start else 0)
                 status = span.status
                 code = status.code
                 c_status.append(statuses[code] if 0 <= code < 3 else "Unset")
                 c_statusmsg.append(status.message)
-                events = span.events
                 if events:
                     c_ets.append([e.time_unix_nano for e in events])
                     c_ename.append([e.name for e in events])
@@ -232,6 +259,13 @@ def request_to_batch(request: ExportTraceServiceRequest, max_attribute_chars: in
     if accepted:
         digest = hashlib.blake2b(b"".join(ids), digest_size=20)
         token = f"otlp-{accepted}-{digest.hexdigest()}"
+    if rejected > 3:
+        messages.append(f"{rejected - 3} more span(s) rejected")
+    messages.extend(notes)
+    if clamped > len(notes):
+        messages.append(f"{clamped - len(notes)} more span(s) with an invalid cost stored as unpriced")
+    if duplicates:
+        messages.append(f"{duplicates} duplicate span(s) in the batch (same trace and span id) stored once")
     if attrs.truncated:
         messages.append(f"{attrs.truncated} attribute value(s) longer than {max_attribute_chars} "
                         "characters were truncated")
@@ -246,6 +280,9 @@ def decode_to_json(ctype_is_json: bool, body: bytes, max_attribute_chars: int) -
     from tokenproof.collector.rows import encode_columns
 
     request = parse_json(body) if ctype_is_json else parse_protobuf(body)
-    batch = request_to_batch(request, max_attribute_chars)
+    try:
+        batch = request_to_batch(request, max_attribute_chars)
+    except RecursionError:
+        raise DecodeFailure("malformed OTLP request: attribute values nested too deeply") from None
     data = encode_columns(batch.columns) if batch.accepted else b""
     return data, batch.accepted, batch.rejected, batch.truncated, batch.token, batch.messages

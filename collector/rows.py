@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from typing import Any
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "encode_columns",
     "insert_encoded",
     "insert_span_columns",
+    "is_data_error",
     "render_double",
     "render_value",
 ]
@@ -120,3 +122,15 @@ def insert_span_columns(store: Any, columns: list[list[Any]], token: str | None)
     if count:
         insert_encoded(store, encode_columns(columns), token)
     return count
+
+
+# ClickHouse error codes that mean "this data cannot be stored" (parsing, types, ranges, too many
+# partitions in one block): the same batch fails again, so the receiver answers 400, not 503.
+_DATA_ERROR_CODES = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 252, 321, 407})
+_CODE = re.compile(r"Code: (\d+)")
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """True when a failed insert was refused for its data (never worth a retry)."""
+    match = _CODE.search(str(exc))
+    return bool(match) and int(match.group(1)) in _DATA_ERROR_CODES

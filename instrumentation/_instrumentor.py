@@ -4,10 +4,15 @@ Patches, for whichever of ``openai`` / ``anthropic`` is installed, the methods l
 :data:`TARGETS` with wrapt ``FunctionWrapper`` objects set on the resource classes, and restores
 exactly the original functions on ``uninstrument()`` (even when another instrumentation wrapped the
 same method on top of ours later: we splice ourselves out of its chain).
+
+Every setting is validated once, at ``instrument()``: an invalid one (or a broken ``tokenproof.toml``)
+disables tokenproof alone with one warning; it never raises into OpenTelemetry's auto-initialisation
+or into an SDK call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 from collections.abc import Callable, Collection
@@ -18,13 +23,13 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]  # mypy misreads this module
 
-from tokenproof import semconv
+from tokenproof import semconv, settings
 
 from . import _runtime
 from ._anthropic import MessagesAdapter
 from ._metrics import Instruments
 from ._openai import ChatAdapter, EmbeddingsAdapter, ResponsesAdapter
-from ._safety import set_error_counter
+from ._safety import reraise_enabled, set_error_counter
 from ._wrappers import call_wrapper, manager_wrapper, request_manager_wrapper
 
 __all__ = ["TARGETS", "TokenproofInstrumentor"]
@@ -113,6 +118,24 @@ class TokenproofInstrumentor(BaseInstrumentor):
         return get_dependency_conflicts((), deps_any=_INSTRUMENTS)
 
     def _instrument(self, **kwargs: Any) -> None:
+        # Called by OpenTelemetry's auto-initialisation among other instrumentations: nothing here may
+        # raise, or every instrumentation of the process is lost. A bad setting disables us alone.
+        self._patched = []
+        problems = settings.check()
+        if problems:
+            logger.warning("tokenproof instrumentation disabled (the application runs uninstrumented by "
+                           "tokenproof): %s", "; ".join(problems))
+            return
+        try:
+            self._install(**kwargs)
+        except Exception:
+            logger.warning("tokenproof instrumentation disabled: it failed to start", exc_info=True)
+            with contextlib.suppress(Exception):
+                self._uninstrument()
+            if reraise_enabled():
+                raise
+
+    def _install(self, **kwargs: Any) -> None:
         tracer = trace.get_tracer(
             semconv.INSTRUMENTATION_SCOPE, _VERSION, tracer_provider=kwargs.get("tracer_provider")
         )
@@ -120,7 +143,6 @@ class TokenproofInstrumentor(BaseInstrumentor):
         instruments = Instruments(meter)
         set_error_counter(instruments.errors)
         _runtime.install(_runtime.Runtime(tracer, instruments))
-        self._patched = []
         for target in TARGETS:
             try:
                 module = importlib.import_module(target.module)

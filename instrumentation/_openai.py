@@ -251,9 +251,11 @@ class ChatAdapter(Adapter):
         return "".join((c.message.content or "") for c in response.choices if c.message is not None)
 
     def fingerprint(self, kwargs: dict[str, Any]) -> str | None:
-        messages = kwargs.get("messages")
-        if not isinstance(messages, (list, tuple)):
-            messages = list(messages) if messages is not None else []
+        messages: Any = kwargs.get("messages")
+        if messages is None or isinstance(messages, (str, bytes, dict)) or not hasattr(messages, "__iter__"):
+            messages = []  # not a list of messages: the SDK (or the API) will say so; never rewrite it
+        elif not isinstance(messages, (list, tuple)):
+            messages = list(messages)  # a one-shot iterable: read it once, hand the SDK the same items
             kwargs["messages"] = messages
         instructions = []
         roles = []

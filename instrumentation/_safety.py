@@ -13,7 +13,7 @@ from typing import Any
 
 from tokenproof import settings
 
-__all__ = ["internal_error", "set_error_counter"]
+__all__ = ["internal_error", "reraise_enabled", "set_error_counter"]
 
 logger = logging.getLogger("tokenproof.instrumentation")
 
@@ -46,5 +46,12 @@ def internal_error(where: str, exc: BaseException) -> None:
             _counter.add(1, {"location": where, "error.type": type(exc).__qualname__})
     except Exception:  # logging or the metrics SDK itself failed: nothing more we can do
         pass
-    if settings.get("raise_internal_errors"):
+    if reraise_enabled():
         raise exc
+
+
+def reraise_enabled() -> bool:
+    try:
+        return bool(settings.get("raise_internal_errors"))
+    except settings.SettingsError:  # a bad value was reported once at instrument(); never raise it here
+        return False

@@ -8,3 +8,5 @@ os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-a-real-key")
 os.environ.setdefault("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key")
 # Our instrumentation re-raises its own bookkeeping errors under pytest (never in production).
 os.environ.setdefault("TOKENPROOF_RAISE_INTERNAL_ERRORS", "true")
+# Starlette's TestClient sends `Host: testserver`; the service answers only the hosts it is told.
+os.environ.setdefault("TOKENPROOF_ALLOWED_HOSTS", "testserver")

@@ -3,18 +3,19 @@
 Each subcommand lives next to the code it drives. ``COMMANDS`` maps a subcommand to the module that
 implements it; that module defines ``configure(name, parser)`` to add its arguments and
 ``run(name, args) -> int``. Modules are imported only when their command runs, so ``tokenproof
---help`` stays fast and the bare install (instrumentation only) still has a working CLI.
+--help`` stays fast and the bare install (instrumentation only) still has a working CLI. A
+command that fails on bad input (URL, port, path, value) prints one error line, never a traceback.
 
 Other distributions add subcommands through the ``tokenproof.commands`` entry-point group
 (``name = "module"``, the module as above; its ``HELP`` string, else its docstring's first line, is
-the help text): the dev
-kit registers ``provider`` and ``demo`` there, so the core never imports it.
+the help text): the dev kit registers ``provider`` and ``demo`` there, so the core never imports it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from importlib.metadata import entry_points
 
@@ -115,7 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"tokenproof {name}", description=help_text)
     module.configure(name, sub)
     args = sub.parse_args(argv[1:])
-    return int(module.run(name, args) or 0)
+    try:
+        return int(module.run(name, args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, OSError, OverflowError, LookupError) as exc:
+        # a malformed invocation (bad URL, port, path, value) is the user's to fix: one clear line, no
+        # traceback; TOKENPROOF_DEBUG=1 shows it for a bug report
+        if os.environ.get("TOKENPROOF_DEBUG"):
+            raise
+        print(f"tokenproof {name}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

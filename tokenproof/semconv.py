@@ -128,3 +128,10 @@ ENV_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTEN
 
 # --- the OpenTelemetry contrib package / exporter scope name we emit under ---------------------
 INSTRUMENTATION_SCOPE = "tokenproof.instrumentation"
+
+# --- attributes that carry prompt or completion content (read only with a read-scope token) ----
+CONTENT_ATTRIBUTES = (
+    GEN_AI_SYSTEM_INSTRUCTIONS, GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES, TP_REQUEST_PARAMS,
+    "gen_ai.prompt", "gen_ai.completion", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
+    "gen_ai.tool.definitions", "gen_ai.input", "gen_ai.output",
+)

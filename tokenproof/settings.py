@@ -3,7 +3,9 @@
 Precedence: explicit argument > environment variable > config file > default. The config file is
 TOML, found at ``$TOKENPROOF_CONFIG`` or ``./tokenproof.toml``; keys are the setting names, either at
 top level or under a ``[tokenproof]`` table. A bad value raises ``SettingsError`` naming the setting
-and where the value came from.
+and where the value came from. ``check()`` validates every declared setting at once and returns the
+problems instead of raising: the instrumentation calls it once at start-up and, on any problem,
+disables itself with one warning rather than ever raising into the host application.
 
 Each area declares its own settings next to its code with ``declare(...)`` (so the instrumentation
 does not import the collector's settings) and reads them with ``get(name)``.
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Setting", "SettingsError", "declare", "describe", "get", "reset_cache"]
+__all__ = ["Setting", "SettingsError", "check", "declare", "describe", "get", "reset_cache"]
 
 
 class SettingsError(ValueError):
@@ -135,6 +137,21 @@ def get(name: str, override: Any = None) -> Any:
     if name in file_values:
         return setting.parse(file_values[name], "config file")
     return setting.default
+
+
+def check(names: list[str] | None = None) -> list[str]:
+    """Every problem with the declared settings (or ``names``), one message each; [] when all are valid."""
+    problems: list[str] = []
+    try:
+        _config_file()
+    except SettingsError as exc:
+        return [str(exc)]  # every value read after this would raise the same error
+    for name in names if names is not None else sorted(_REGISTRY):
+        try:
+            get(name)
+        except SettingsError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def describe() -> list[Setting]:

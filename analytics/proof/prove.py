@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -250,6 +251,19 @@ def _disputed(records: list[dict], limit: int = 12) -> list[dict]:
     return [{k: r.get(k) for k in keys} for r in chosen[:limit]]
 
 
+def _unwritable(out: Path) -> str | None:
+    """Why the report directory ``out`` could not be created or written (None when it can), creating nothing."""
+    target = out.resolve()
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
 def run_cli(args: argparse.Namespace, params: Params) -> int:
     from tokenproof.analytics.proof.report import write_report
     try:
@@ -261,6 +275,11 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
     if not requests:
         print(f"tokenproof prove: {args.file} holds no requests", file=sys.stderr)
         return 2
+    out = Path(args.out)
+    problem = _unwritable(out)  # before any replay is paid for: the report must have somewhere to go
+    if problem:
+        print(f"tokenproof prove: cannot write the report to {out}: {problem}", file=sys.stderr)
+        return 2
     replayer = Replayer(base_url=args.base_url, anthropic_base_url=args.anthropic_base_url)
     try:
         report = prove(requests, args.candidate, params=params, judge=args.judge, baseline=args.baseline,
@@ -269,7 +288,6 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
     except (JudgeFamilyError, ReplayError) as exc:
         print(f"tokenproof prove: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
     json_path, html_path = write_report(report, out)
     for route in report["routes"]:
         saving = route["projected_monthly_saving_usd"]

@@ -1,7 +1,8 @@
-"""Overload: with every request slot (or the byte budget) taken, the service answers 503 / 429 with
+"""Overload: with a client's reader places (or the byte budget) taken, the service answers 429 with
 Retry-After at once, stores nothing from the refused request, and takes the retry once load is gone.
+Slow senders hold reader places of their own address only: they never starve other exporters.
 
-A request whose body is still arriving holds its slot; the test holds one open with a raw socket.
+A request whose body is still arriving is held open with a raw socket.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _post(url: str, body: bytes):
 
 
 @pytest.mark.parametrize("env, declared, expected", [
-    ({"TOKENPROOF_MAX_INFLIGHT_REQUESTS": "1"}, 50_000, 503),
+    ({"TOKENPROOF_MAX_INFLIGHT_PER_CLIENT": "1"}, 50_000, 429),
     ({"TOKENPROOF_MAX_INFLIGHT_REQUESTS": "4", "TOKENPROOF_MAX_INFLIGHT_BYTES": "1000000"}, 990_000, 429),
 ])
 def test_overload_answers_retry_after_and_the_retry_is_stored(service_factory, env, declared, expected):
@@ -44,9 +45,9 @@ def test_overload_answers_retry_after_and_the_retry_is_stored(service_factory, e
     body = genai_request(40, seed=77).SerializeToString()
     held = _hold_request_open(svc.url, declared)
     try:
-        # the held request is admitted once the server has read its headers; wait for that via status
+        # the held request is reading once the server has read its headers; wait for that via status
         for _ in range(200):
-            if call("GET", "/api/v1/status", base_url=svc.url)["ingest"]["in_flight_requests"] == 1:
+            if call("GET", "/api/v1/status", base_url=svc.url)["ingest"]["reading_requests"] == 1:
                 break
         status, headers = _post(svc.url, body)
         assert status == expected
@@ -54,9 +55,33 @@ def test_overload_answers_retry_after_and_the_retry_is_stored(service_factory, e
         assert call("GET", "/api/v1/status", base_url=svc.url)["spans"] == 0
     finally:
         held.close()
-    for _ in range(200):  # the held connection's slot is released when the server sees it closed
-        if call("GET", "/api/v1/status", base_url=svc.url)["ingest"]["in_flight_requests"] == 0:
+    for _ in range(200):  # the held connection's place is released when the server sees it closed
+        if call("GET", "/api/v1/status", base_url=svc.url)["ingest"]["reading_requests"] == 0:
             break
     assert _post(svc.url, body)[0] == 200
     status = call("GET", "/api/v1/status", base_url=svc.url)
     assert status["spans"] == 40 and status["ingest"]["refused_overload"] == 1
+
+
+def test_eight_slow_senders_do_not_starve_ingest(service_factory):
+    svc = service_factory(env={"TOKENPROOF_MAX_INFLIGHT_REQUESTS": "2"})
+    held = [_hold_request_open(svc.url, 50_000) for _ in range(8)]
+    try:
+        for _ in range(200):
+            if call("GET", "/api/v1/status", base_url=svc.url)["ingest"]["reading_requests"] == 8:
+                break
+        assert _post(svc.url, genai_request(10, seed=78).SerializeToString())[0] == 200
+        assert call("GET", "/api/v1/status", base_url=svc.url)["spans"] == 10
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_a_sender_that_stalls_gets_408_after_the_read_timeout(service_factory):
+    svc = service_factory(env={"TOKENPROOF_BODY_READ_TIMEOUT_SECONDS": "0.5"})
+    sock = _hold_request_open(svc.url, 50_000)
+    try:
+        answer = sock.recv(4096).decode()  # blocks until the service gives up on the body
+        assert answer.startswith("HTTP/1.1 408")
+    finally:
+        sock.close()

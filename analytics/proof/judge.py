@@ -99,10 +99,30 @@ def model_family(model: str) -> str:
     return name
 
 
+_VENDOR_PREFIX = re.compile(r"^(?:[a-z0-9_-]+\.)(?=[a-z])")  # bedrock-style "anthropic.claude-..."
+
+
+def _families(model: str) -> set[str]:
+    """Families of a model name and of its base-model spellings: fine-tunes (``ft:base:org::id``),
+    paths (``accounts/x/models/base``, ``bedrock/anthropic.claude-...``)."""
+    names = {model}
+    name = model.strip()
+    if name.lower().startswith("ft:"):
+        name = name[3:].split(":", 1)[0]
+        names.add(name)
+    last = name.rsplit("/", 1)[-1]
+    names |= {last, _VENDOR_PREFIX.sub("", last.lower()), last.lower().split(".", 1)[0]}
+    return {model_family(n) for n in names if n}
+
+
 def resolve_judge(baseline: str, candidate: str, judge: str | None = None) -> str:
-    """The judge model: ``judge`` if given, else the baseline's; refuse the candidate's family."""
+    """The judge model: ``judge`` if given, else the baseline's; refuse the candidate's family.
+
+    Namespaced and fine-tuned names are compared by their base model too (``ft:gpt-4o-mini:org::id``
+    is OpenAI; ``accounts/fireworks/models/mixtral-8x7b`` is Mistral).
+    """
     chosen = judge or baseline
-    if model_family(chosen) == model_family(candidate):
+    if _families(chosen) & _families(candidate):
         origin = "the judge" if judge else "the default judge (the baseline's model)"
         raise JudgeFamilyError(
             f"{origin} {chosen!r} is of the candidate {candidate!r}'s family ({model_family(candidate)}); "

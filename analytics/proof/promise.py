@@ -20,7 +20,9 @@ never a fixed-n interval computed at the stopping time.
 
 from __future__ import annotations
 
+import functools
 import math
+import random
 from dataclasses import dataclass, field
 
 from tokenproof.analytics.proof.sequential import (
@@ -38,7 +40,10 @@ from tokenproof.analytics.proof.sequential import (
     upper_bound,
 )
 
-__all__ = ["PromiseTest", "meaning", "score_of"]
+__all__ = ["PromiseTest", "expected_comparisons", "meaning", "score_of"]
+
+# a candidate that matches the baseline: mostly ties, as many wins as losses
+MATCHING = (0.05, 0.90, 0.05, 0.0)
 
 
 def score_of(outcome: str) -> float:
@@ -165,3 +170,22 @@ def meaning(params: Params | None = None, alpha: float | None = None) -> str:
             f"its tie-adjusted win rate against the baseline is above {0.5 - p.margin:.0%} "
             f"(it wins about as often as it loses).")
 
+
+
+@functools.lru_cache(maxsize=32)
+def expected_comparisons(params: Params | None = None, alpha: float | None = None,
+                         probs: tuple[float, float, float, float] = MATCHING, runs: int = 100,
+                         seed: int = 0) -> tuple[float, int]:
+    """(mean, 90th percentile) comparisons to a decision, by simulating the test on i.i.d. outcomes
+    drawn with ``probs`` = (win, tie, loss, unresolved); used instead of Wald's approximation."""
+    p = params or Params()
+    rng = random.Random(seed)
+    outcomes = (WIN, TIE, "loss", "unresolved")
+    ns = []
+    for _ in range(runs):
+        test = PromiseTest(p, alpha)
+        while test.decision is None:
+            test.update(rng.choices(outcomes, probs)[0])
+        ns.append(test.tally.n)
+    ns.sort()
+    return sum(ns) / len(ns), ns[min(len(ns) - 1, int(0.9 * len(ns)))]

@@ -206,6 +206,17 @@ def test_judge_of_the_candidates_family_is_refused():
         resolve_judge("gpt-4o", "claude-haiku-4-5", judge="claude-opus-4")
 
 
+@pytest.mark.parametrize("judge,candidate", [
+    ("gpt-4o", "ft:gpt-4o-mini-2024-07-18:acme::abc123"),
+    ("mistral-large-latest", "accounts/fireworks/models/mixtral-8x7b-instruct"),
+    ("claude-sonnet-4-5", "bedrock/anthropic.claude-3-haiku-20240307-v1:0"),
+    ("gpt-4o", "azure/gpt-4o-mini"),
+])
+def test_namespaced_and_fine_tuned_candidates_are_of_their_base_family(judge, candidate):
+    with pytest.raises(JudgeFamilyError):
+        resolve_judge("gpt-4o", candidate, judge=judge)
+
+
 def test_length_controlled_win_rate_removes_a_pure_length_preference():
     rng = np.random.default_rng(7)
     n = 2000

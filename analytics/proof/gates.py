@@ -1,4 +1,4 @@
-"""Deterministic format gates, applied before any judge (proof-procedure.md section 2).
+"""Deterministic format gates, applied before any judge (docs/proof.md "Gates").
 
 A request is an OpenAI chat-completions body (``messages``, ``response_format``, ``tools``,
 ``tool_choice``, ``max_tokens``); an answer is an :class:`~tokenproof.analytics.proof.answer.Answer`.

@@ -1,4 +1,4 @@
-"""Blind pairwise judging in both orders with swap-and-tie (proof-procedure.md section 3).
+"""Blind pairwise judging in both orders; disagreement is unresolved (docs/proof.md "Judge").
 
 - The prompt is the MT-Bench pairwise format: ``[User Question]``, ``[The Start of Assistant A's
   Answer]`` ... ``[The End of Assistant A's Answer]``, the same for B, optionally a reference answer

@@ -1,7 +1,7 @@
 """Sequential decisions on the non-loss rate that stay valid under continuous monitoring.
 
 A comparison's outcome is ``win`` / ``tie`` / ``loss`` for the candidate. The switch decision gates
-on the non-loss indicator x = 1 for win or tie (proof-procedure.md section 4):
+on the non-loss indicator x = 1 for win or tie (docs/proof.md "The decision"):
 
 - :class:`SPRT` - Wald's sequential probability ratio test of H0: q = q0 against H1: q = q1. Switch
   when the log-likelihood ratio reaches ln((1 - beta) / alpha), keep the baseline when it falls to

@@ -1,4 +1,4 @@
-"""The sequential decision reproduces the numbers in proof-procedure.md section 4."""
+"""The sequential decision reproduces the numbers documented for the non-loss SPRT (docs/proof.md)."""
 
 from __future__ import annotations
 

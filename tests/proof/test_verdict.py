@@ -49,7 +49,7 @@ def test_format_invalid_counts_as_a_loss(tmp_path, capsys):
     assert code == 0
     (result,) = out
     assert result["losses"] == 3 and result["wins"] == result["n"] - 3
-    # three losses delay the switch to n = 60 (proof-procedure.md): 40 lines are not enough
+    # three losses delay the switch to n = 60: 40 lines are not enough
     assert result["decision"] == "undecided" and result["n"] == 40
 
 

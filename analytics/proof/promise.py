@@ -164,8 +164,8 @@ class PromiseTest:
 def meaning(params: Params | None = None, alpha: float | None = None) -> str:
     """The one plain sentence of what SWITCH means under these parameters."""
     p = params or Params()
-    level = 1 - (alpha if alpha is not None else p.alpha)
-    return (f"SWITCH means: on this group's prompts, at {level:.0%} confidence, the candidate loses "
+    level = f"{round(100 * (1 - (alpha if alpha is not None else p.alpha)), 1):g}%"
+    return (f"SWITCH means: on this group's prompts, at {level} confidence, the candidate loses "
             f"(or the judge cannot settle the pair) on fewer than {p.max_loss:.0%} of requests, and "
             f"its tie-adjusted win rate against the baseline is above {0.5 - p.margin:.0%} "
             f"(it wins about as often as it loses).")

@@ -68,5 +68,5 @@ def write_gsm8k_batch(path: Path, n: int = 60, seed: int = 0,
 
 if __name__ == "__main__":  # pragma: no cover
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("examples/proof_gsm8k_batch.jsonl")
-    print(write_gsm8k_batch(target, n=int(sys.argv[2]) if len(sys.argv) > 2 else 60,
-                            features=("gsm8k", "mmlu:marketing")))
+    print(write_gsm8k_batch(target, n=int(sys.argv[2]) if len(sys.argv) > 2 else 150,
+                            features=("gsm8k", "mmlu:world_religions")))

@@ -145,3 +145,14 @@ def test_unknown_candidate_model_is_an_error_not_a_keep(tmp_path, provider, caps
                  "--out", str(tmp_path / "out")])
     assert code == 2
     assert "candidate 'no-such-model-7b' failed on every request" in capsys.readouterr().err
+
+
+def test_a_failing_segment_inside_a_good_average_is_shown():
+    from tokenproof.analytics.proof.prove import batch_request, segment_report
+    from tokenproof.analytics.proof.sequential import Params
+    line = {**gsm8k_batch_lines(1)[0], "tier": "free"}
+    assert batch_request(line, 1).segments == {"tier": "free"}
+    segments = {"pro": ["tie"] * 180 + ["loss"] * 5, "free": ["tie"] * 20 + ["loss"] * 20}
+    report = {s["segment"]: s for s in segment_report(segments, Params(), 0.05)}
+    assert report["free"]["breaks_promise"] and not report["pro"]["breaks_promise"]
+    assert report["free"]["loss_rate_lower_bound"] > 0.15

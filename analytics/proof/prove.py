@@ -334,7 +334,7 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
               f"(wins {route['wins']}, ties {route['ties']}, losses {route['losses']}, unresolved "
               f"{route['unresolved']}{f' ({reasons})' if reasons else ''}; loss-or-unresolved rate "
               f"{route['loss_or_unresolved_rate']}, below {route['loss_rate_upper_bound']} at "
-              f"{route['lower_bound_confidence']:.0%} (confidence sequence); tie-adjusted win rate "
+              f"{round(100 * route['lower_bound_confidence'], 1):g}% (confidence sequence); tie-adjusted win rate "
               f"{route['tie_adjusted_win_rate']}); projected saving "
               f"{'unpriced' if saving is None else f'${saving:,.2f}'} per month at the "
               f"{route['volume_source']}")

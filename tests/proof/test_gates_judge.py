@@ -291,3 +291,19 @@ def test_any_change_of_a_route_part_is_a_new_version():
     assert len(ids) == 7  # the base and six different versions: re-reading with other parameters is one
     assert route_id(*base) == route_id(*base)
     assert lineage_id({"feature": "faq"}, "gpt-4o-mini") == lineage_id({"feature": "faq"}, "gpt-4o-mini")
+
+
+def test_a_failed_baseline_is_unresolved_not_dropped():
+    from tokenproof.analytics.proof.pipeline import Pipeline
+    pipe = Pipeline(replayer=None, route="r", baseline_model="gpt-4o", candidate_model="cheap", judge_model="j")
+    result = pipe.run({"messages": [{"role": "user", "content": "hi"}]}, request_ref="x",
+                      baseline=Answer(model="gpt-4o", error="APIConnectionError: timed out"))
+    assert (result.outcome, result.error_kind) == ("unresolved", "baseline_failed")
+    assert "timed out" in result.reason and result.record["outcome"] == "unresolved"
+
+
+def test_upstream_artefact_labels_are_not_used_for_examples():
+    from tokenproof.analytics.proof.examples import SUSPECT_LABELS, gsm8k_batch_lines, trusted
+    assert not trusted("mmlu:high_school_mathematics") and "mmlu:college_chemistry" in SUSPECT_LABELS
+    with pytest.raises(ValueError, match="upstream"):
+        gsm8k_batch_lines(5, feature="mmlu:high_school_mathematics")

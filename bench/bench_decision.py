@@ -3,29 +3,30 @@
 Data: the provider's shipped copy of lm-sys/RouteLLM recordings (``devkit/tokenproof_devkit/provider/data``,
 Apache-2.0): GPT-4-1106-preview (baseline) and Mixtral-8x7B-Instruct (candidate) on GSM8K, MMLU by
 subject and MT-bench by category, with real correctness labels (GSM8K, MMLU) or GPT-4 grades
-(MT-bench). Each feature is one population (one route).
+(MT-bench). Each feature is one population (one route); MMLU subjects whose recorded labels are
+upstream artefacts (``examples.SUSPECT_LABELS``) are excluded.
 
 Outcome of one comparison, from the candidate's side:
 - GSM8K / MMLU: win = candidate correct and baseline wrong; loss = candidate wrong and baseline
   correct; tie otherwise (both right or both wrong).
-- MT-bench (each turn): grades 1-10; tie when they differ by at most 1 point (the single-grade noise
-  of a GPT-4 grader), else win / loss by the higher grade.
+- MT-bench (each turn): grades 1-10; tie when they differ by at most 1 point, else win / loss.
 
-A population's true non-loss rate q is its share of non-losses. A run draws comparisons i.i.d. from
-the population (a random ordering of real traffic) and feeds them to the decision rule exactly as the
-live system does (every comparison looked at). Over many runs per population we report the switch
-rate (a false switch where q <= q0, power where q >= q1), mean and p90 comparisons to a decision and
-the shadow dollars spent (candidate replay plus two judge calls per comparison, priced with
-tokenproof.pricing from the recorded texts, ~4 characters per token). Compared with:
-- the fixed-size binomial test with the same alpha and beta (its n computed exactly);
-- the naive rule "from n = 30, switch as soon as the one-sided 95% Wilson lower bound exceeds q0";
-- the anytime-valid e-process;
-- an oracle that switches exactly the populations with q >= q1 (savings captured).
-Portfolio: all populations tested at once; false switches per worse route, with and without e-BH.
+A population is *worse* when the promise fails (loss rate >= max_loss or tie-adjusted win rate <=
+1/2 - margin), *good* when it holds with room (loss <= max_loss - 0.05, score >= 1/2 - margin/2),
+else in the zone between. A run draws comparisons i.i.d. from the population and feeds them to the
+default decision (``promise``, vectorised here and checked against the live implementation) exactly
+as the live system does. Judge scenarios: a clean judge; order-dependent errors on 10/20/30% of the
+pairs (the orders disagree: unresolved); a judge that fails on half the non-tie pairs. Reported per
+scenario: the false-switch rate on every worse population (target <= alpha, or uninformative), power
+on the good ones, mean and p90 comparisons, shadow dollars (candidate replay plus two judge calls,
+priced with tokenproof.pricing, ~4 characters per token); the former non-loss SPRT beside it. Then
+the duplicated-prompt and easy-then-hard histories (file order vs de-duplicated random samples), a
+degenerate constant-answer candidate with and without the gate, and a portfolio of all routes.
 
-Finally ``tokenproof prove`` runs end to end on a GSM8K subset through the local provider server.
+Finally ``tokenproof prove`` runs end to end on GSM8K and MMLU world religions through the local
+provider server.
 
-Run: ``.venv/bin/python bench/bench_decision.py [--runs 1000] [--seed 1] [--no-prove]``
+Run: ``.venv/bin/python bench/bench_decision.py [--runs 400] [--seed 1] [--no-prove]``
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from tokenproof import pricing
 from tokenproof.analytics.proof import sequential as sq
+from tokenproof.analytics.proof.promise import PromiseTest, meaning
+from tokenproof_devkit.examples import SUSPECT_LABELS, trusted
 from tokenproof_devkit.provider.corpus import GPT4, MIXTRAL, get_corpus
 
 BASELINE = ("openai", "gpt-4-1106-preview")
@@ -120,174 +123,210 @@ def _first(up: np.ndarray, down: np.ndarray, cap: int) -> tuple[np.ndarray, np.n
     return decision, first + 1
 
 
-def eprocess_runs(x: np.ndarray, params: sq.Params) -> tuple[np.ndarray, np.ndarray]:
-    s = np.cumsum(x, axis=1)
-    n = np.arange(1, x.shape[1] + 1)[None, :]
-    f = n - s
+def promise_runs(codes: np.ndarray, params: sq.Params, alpha: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised default decision (PromiseTest) over runs of outcome codes 0 win, 1 tie, 2 loss,
+    3 unresolved: (decision code, n); 1 switch, -1 keep, 2 uninformative, 0 undecided."""
+    alpha = params.alpha if alpha is None else alpha
+    runs, length = codes.shape
+    n = np.arange(1, length + 1)[None, :].astype(float)
+    bad = np.cumsum(codes >= 2, axis=1).astype(float)
+    good = n - bad
+    bar = params.max_loss
 
     def log_mix(lo: float, hi: float) -> np.ndarray:
-        mass = special.betainc(s + 1, f + 1, hi) - special.betainc(s + 1, f + 1, lo)
+        mass = special.betainc(bad + 1, good + 1, hi) - special.betainc(bad + 1, good + 1, lo)
         with np.errstate(divide="ignore"):
-            return special.betaln(s + 1, f + 1) + np.log(mass) - math.log(hi - lo)
+            return special.betaln(bad + 1, good + 1) + np.log(mass) - math.log(hi - lo)
 
-    log_e = log_mix(params.q0, 1.0) - (s * math.log(params.q0) + f * math.log1p(-params.q0))
-    log_keep = log_mix(0.0, params.q1) - (s * math.log(params.q1) + f * math.log1p(-params.q1))
+    null = bad * math.log(bar) + good * math.log1p(-bar)
+    e_loss, e_loss_keep = log_mix(0.0, bar) - null, log_mix(bar, 1.0) - null
+    score = np.choose(np.minimum(codes, 3), [1.0, 0.5, 0.0, 0.0])
+    m0 = 0.5 - params.margin
+
+    def capital(side: int) -> np.ndarray:
+        prev_s = np.concatenate([np.zeros((runs, 1)), np.cumsum(score, axis=1)[:, :-1]], axis=1)
+        prev_q = np.concatenate([np.zeros((runs, 1)), np.cumsum(score * score, axis=1)[:, :-1]], axis=1)
+        t = np.arange(length)[None, :] + 1.0
+        mean = (0.5 + prev_s) / t
+        var = np.maximum(1e-4, (0.25 + prev_q) / t - mean * mean)
+        edge = side * (mean - m0)
+        cap = 0.5 / (m0 if side > 0 else 1.0 - m0)
+        bet = np.minimum(cap, np.maximum(0.0, edge / (var + edge * edge)))
+        return np.cumsum(np.log1p(bet * side * (score - m0)), axis=1)
+
+    pref, pref_keep = capital(+1), capital(-1)
     live = n >= params.n_min
-    up = (log_e >= math.log(1 / params.alpha)) & live
-    down = (log_keep >= math.log(1 / params.beta)) & live & ~up
-    return _first(up, down, params.n_max)
+    unresolved_share = np.cumsum(codes == 3, axis=1) / n
+    uninf = live & (unresolved_share > params.max_unresolved)
+    up = live & ~uninf & (np.minimum(e_loss, pref) >= math.log(1 / alpha))
+    down = live & ~uninf & ~up & (np.maximum(e_loss_keep, pref_keep) >= math.log(1 / params.beta))
+    hit = uninf | up | down
+    any_hit = hit.any(axis=1)
+    first = np.where(any_hit, hit.argmax(axis=1), length - 1)
+    rows = np.arange(runs)
+    decision = np.where(~any_hit, 0, np.where(uninf[rows, first], 2, np.where(up[rows, first], 1, -1)))
+    return decision, first + 1
 
 
-def naive_runs(x: np.ndarray, q0: float, n_min: int = 30, z: float = 1.6449) -> np.ndarray:
-    """Switch as soon as the one-sided 95% Wilson lower bound exceeds q0 (looking after every comparison)."""
-    k = np.cumsum(x, axis=1)
-    n = np.arange(1, x.shape[1] + 1)[None, :]
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return ((centre - half > q0) & (n >= n_min)).any(axis=1)
+def _check_promise_against_reference(codes: np.ndarray, params: sq.Params) -> None:
+    """The vectorised decision must take the same decisions as the live PromiseTest."""
+    dec, n = promise_runs(codes[:40], params)
+    names = ("win", "tie", "loss", "unresolved")
+    for row in range(40):
+        test = PromiseTest(params)
+        for code in codes[row]:
+            if test.update(names[code]) is not None:
+                break
+        got = {"switch": 1, "keep": -1, "uninformative": 2, "undecided": 0, None: 0}[test.decision]
+        assert (got, test.tally.n) == (dec[row], n[row]), (row, got, test.tally.n, dec[row], n[row])
 
 
-def fixed_test(params: sq.Params) -> tuple[int, int]:
-    n = sq.fixed_sample_size(params)
-    c = int(stats.binom.ppf(1 - params.alpha, n, params.q0)) + 1
-    return n, c
+def noisy(codes: np.ndarray, rng, flip: float = 0.0, fail_disputed: float = 0.0) -> np.ndarray:
+    """Judge noise: on ``flip`` of the pairs one answer order (at random) gets a wrong verdict (an
+    order-dependent error: the orders disagree, the pair is unresolved); the judge fails on
+    ``fail_disputed`` of the non-tie pairs (failures concentrated where answers differ)."""
+    out = codes.copy()
+    if flip:
+        out = np.where(rng.random(codes.shape) < flip, 3, out)
+    if fail_disputed:
+        out = np.where((out != 1) & (out != 3) & (rng.random(codes.shape) < fail_disputed), 3, out)
+    return out
 
 
-def _check_against_reference(x: np.ndarray, params: sq.Params) -> None:
-    """The vectorised SPRT must take the same decisions as the live implementation."""
-    dec, n = sprt_runs(x[:50], params)
-    for row in range(50):
-        test = sq.run_sequence(("win" if v else "loss" for v in x[row]), params)
-        code = {"switch": 1, "keep": -1, "undecided": 0}[test.decision]
-        assert (code, test.tally.n) == (dec[row], n[row]), (row, code, test.tally.n, dec[row], n[row])
+def truth(pop: Population, params: sq.Params) -> tuple[float, float, str]:
+    loss = float(1 - pop.nonloss.mean())
+    score = float((pop.wins + 0.5 * (pop.nonloss - pop.wins)).mean())
+    if loss >= params.max_loss or score <= 0.5 - params.margin:
+        return loss, score, "worse"
+    if loss <= params.max_loss - 0.05 and score >= 0.5 - params.margin / 2:
+        return loss, score, "good"
+    return loss, score, "zone"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=400)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-prove", action="store_true", help="skip the end-to-end `tokenproof prove` run")
     args = ap.parse_args(argv)
     params = sq.Params()
     started = time.perf_counter()
-    pops = load_populations()
+    pops = [p for p in load_populations() if trusted(p.name)]
     rng = np.random.default_rng(args.seed)
-    n_fix, c_fix = fixed_test(params)
-    print(f"decision benchmark: {len(pops)} populations (features), {args.runs} random orderings each; "
-          f"SPRT q0={params.q0} q1={params.q1} alpha={params.alpha} beta={params.beta} "
-          f"n_min={params.n_min} cap={params.n_max}")
-    print(f"fixed-size test with the same error rates: n = {n_fix} (switch when >= {c_fix} non-losses)\n")
-    header = (f"{'population':42s} {'size':>5s} {'true q':>6s} {'class':>6s} {'P(sw)':>6s} {'mean n':>6s} "
-              f"{'p90 n':>5s} {'shadow$':>8s} {'fixed':>6s} {'naive':>6s} {'e-proc':>6s} {'e n':>5s}")
+    print(f"decision benchmark: {len(pops)} populations (features; {len(SUSPECT_LABELS)} with upstream-artefact "
+          f"labels excluded), {args.runs} random orderings each.\n{meaning(params)}\n"
+          f"alpha={params.alpha} beta={params.beta} max_loss={params.max_loss} margin={params.margin} "
+          f"max_unresolved={params.max_unresolved} n_min={params.n_min} cap={params.n_max}\n")
+    scenarios = [("clean judge", 0.0, 0.0), ("order errors 10%", 0.10, 0.0), ("order errors 20%", 0.20, 0.0),
+                 ("order errors 30%", 0.30, 0.0), ("fails on 50% of disputed", 0.0, 0.5)]
+    header = (f"{'population':40s} {'size':>5s} {'loss':>5s} {'score':>5s} {'class':>5s} {'old P':>6s} "
+              + " ".join(f"{name[:12]:>12s}" for name, *_ in scenarios) + f" {'mean n':>6s} {'p90 n':>5s} {'shadow$':>7s}")
+    print("P(switch) [uninformative share] per judge scenario; 'old P' = the former non-loss SPRT, clean judge")
     print(header)
     print("-" * len(header))
-    summary = collections.defaultdict(list)
-    portfolio = []
-    for index, pop in enumerate(pops):
-        idx = rng.integers(0, len(pop.nonloss), size=(args.runs, params.n_max))
-        x = pop.nonloss[idx]
-        if index == 0:
-            _check_against_reference(x, params)
-        dec, n = sprt_runs(x, params)
-        cost = np.cumsum(pop.shadow_usd[idx], axis=1)[np.arange(args.runs), n - 1]
-        fixed_switch = x[:, :n_fix].sum(axis=1) >= c_fix
-        naive = naive_runs(x, params.q0)
-        e_dec, e_n = eprocess_runs(x, params)
-        q = pop.q
-        cls = "worse" if q <= params.q0 else ("good" if q >= params.q1 else "zone")
-        switch = float((dec == 1).mean())
-        row = dict(name=pop.name, q=q, cls=cls, switch=switch, mean_n=float(n.mean()),
-                   p90_n=float(np.percentile(n, 90)), usd=float(cost.mean()),
-                   fixed=float(fixed_switch.mean()), naive=float(naive.mean()),
-                   e_switch=float((e_dec == 1).mean()), e_n=float(e_n.mean()),
-                   saving=float(pop.saving_usd.mean()), fixed_usd=float(pop.shadow_usd.mean() * n_fix))
-        summary[cls].append(row)
-        portfolio.append((pop, dec, n, x))
-        print(f"{pop.name:42s} {len(pop.nonloss):5d} {q:6.3f} {cls:>6s} {switch:6.3f} {row['mean_n']:6.1f} "
-              f"{row['p90_n']:5.0f} {row['usd']:8.3f} {row['fixed']:6.3f} {row['naive']:6.3f} "
-              f"{row['e_switch']:6.3f} {row['e_n']:5.0f}")
-
-    print()
     ok = True
-    worse, good = summary["worse"], summary["good"]
-    max_fs = max(r["switch"] for r in worse)
-    # binomial slack for a finite number of runs (about 2 standard errors at alpha)
+    results = collections.defaultdict(list)
+    for index, pop in enumerate(pops):
+        codes = np.where(pop.wins > 0, 0, np.where(pop.nonloss > 0, 1, 2)).astype(int)
+        idx = rng.integers(0, len(codes), size=(args.runs, params.n_max))
+        base = codes[idx]
+        if index == 0:
+            _check_promise_against_reference(base, params)
+        loss, score, cls = truth(pop, params)
+        old, _ = sprt_runs((base != 2).astype(float), params)
+        cells = []
+        for name, flip, fail in scenarios:
+            dec, n = promise_runs(noisy(base, rng, flip, fail), params)
+            cost = np.cumsum(pop.shadow_usd[idx], axis=1)[np.arange(args.runs), n - 1]
+            row = dict(name=pop.name, cls=cls, switch=float((dec == 1).mean()), uninf=float((dec == 2).mean()),
+                       mean_n=float(n.mean()), p90_n=float(np.percentile(n, 90)), usd=float(cost.mean()))
+            results[(name, cls)].append(row)
+            cells.append(row)
+        clean = cells[0]
+        print(f"{pop.name:40s} {len(codes):5d} {loss:5.3f} {score:5.3f} {cls:>5s} {float((old == 1).mean()):6.3f} "
+              + " ".join(f"{c['switch']:5.3f} [{c['uninf']:4.2f}]" for c in cells)
+              + f" {clean['mean_n']:6.1f} {clean['p90_n']:5.0f} {clean['usd']:7.3f}")
+    print()
     slack = 2 * math.sqrt(params.alpha * (1 - params.alpha) / args.runs)
-    print(f"false-switch rate (q <= q0, {len(worse)} populations): max {max_fs:.3f}, mean "
-          f"{np.mean([r['switch'] for r in worse]):.4f}  [target <= alpha = {params.alpha}; "
-          f"simulation slack {slack:.3f}]")
-    ok &= max_fs <= params.alpha + slack
-    min_power = min(r["switch"] for r in good) if good else float("nan")
-    print(f"power (q >= q1, {len(good)} populations): min {min_power:.3f}, mean "
-          f"{np.mean([r['switch'] for r in good]):.3f}  [target >= 0.9]")
-    ok &= bool(good) and min_power >= 0.9
-    all_rows = worse + good + summary["zone"]
-    mean_n = np.mean([r["mean_n"] for r in all_rows])
-    print(f"comparisons to a decision: mean {mean_n:.1f} over all populations "
-          f"(worse {np.mean([r['mean_n'] for r in worse]):.1f}, good {np.mean([r['mean_n'] for r in good]):.1f}, "
-          f"zone {np.mean([r['mean_n'] for r in summary['zone']]):.1f}); fixed-size test: {n_fix}  "
-          f"[target: fewer]")
-    ok &= mean_n < n_fix
-    print(f"shadow dollars to a decision: mean ${np.mean([r['usd'] for r in all_rows]):.3f} per route "
-          f"(fixed-size test ${np.mean([r['fixed_usd'] for r in all_rows]):.3f})")
-    print(f"fixed-size test: false-switch max {max(r['fixed'] for r in worse):.3f}, "
-          f"power min {min(r['fixed'] for r in good):.3f}")
-    print(f"naive peeking (Wilson 95% from n=30, every comparison): false-switch max "
-          f"{max(r['naive'] for r in worse):.3f}, mean {np.mean([r['naive'] for r in worse]):.3f}; "
-          f"at the boundary (0.84 <= q <= 0.85): "
-          f"{np.mean([r['naive'] for r in worse if r['q'] >= 0.84] or [float('nan')]):.3f}")
-    print(f"e-process: false-switch max {max(r['e_switch'] for r in worse):.3f}, power min "
-          f"{min(r['e_switch'] for r in good):.3f}, mean n {np.mean([r['e_n'] for r in all_rows]):.1f}")
-    oracle = sum(r["saving"] for r in good)
-    captured = sum(r["saving"] * r["switch"] for r in good)
-    harmful = sum(r["saving"] * r["switch"] for r in worse)
-    zone = sum(r["saving"] * r["switch"] for r in summary["zone"])
-    print(f"savings per call-slot vs an oracle switching exactly the q >= q1 routes: captured "
-          f"{captured / oracle:.1%}; taken on truly worse routes {harmful / oracle:.1%} of the oracle's; "
-          f"on in-between routes (q0 < q < q1) {zone / oracle:.1%}")
-    _portfolio(portfolio, params, args.runs)
+    for name, *_ in scenarios:
+        worse, good = results[(name, "worse")], results[(name, "good")]
+        max_fs = max(r["switch"] for r in worse)
+        power = float(np.mean([r["switch"] for r in good])) if good else float("nan")
+        every = worse + good + results[(name, "zone")]
+        print(f"{name:26s}: false-switch max {max_fs:.3f} over {len(worse)} worse populations [<= {params.alpha} "
+              f"+ slack {slack:.3f}]; power (truly as good, {len(good)}) mean {power:.3f}, min "
+              f"{min((r['switch'] for r in good), default=float('nan')):.3f}; uninformative on good "
+              f"{np.mean([r['uninf'] for r in good]):.3f}; comparisons mean {np.mean([r['mean_n'] for r in every]):.0f}, "
+              f"p90 {np.mean([r['p90_n'] for r in every]):.0f}; shadow ${np.mean([r['usd'] for r in every]):.3f} per route")
+        ok &= max_fs <= params.alpha + slack
+    ok &= _histories(params, rng, args.runs)
+    ok &= _degenerate(params, args.runs)
+    _portfolio(pops, params, rng, args.runs)
     print(f"\nbenchmark time {time.perf_counter() - started:.1f} s; targets {'MET' if ok else 'NOT MET'}")
     if not args.no_prove:
         _prove_end_to_end()
     return 0 if ok else 1
 
 
-def _portfolio(portfolio, params: sq.Params, runs: int) -> None:
-    """All routes tested at once: false switches per run, per-route alpha vs e-BH vs Bonferroni."""
-    worse_idx = [i for i, (pop, *_rest) in enumerate(portfolio) if pop.q <= params.q0]
-    m = len(portfolio)
-    fs_plain = fs_ebh = fs_bonf = 0
-    sw_plain = sw_ebh = sw_bonf = 0
-    bonf = sq.Params(alpha=sq.alpha_spending(m, params.alpha), beta=params.beta)
-    bonf_runs = [sprt_runs(x, bonf) for (_pop, _dec, _n, x) in portfolio]
-    bonf_results = [d for d, _ in bonf_runs]
-    bonf_mean_n = float(np.mean([n.mean() for _, n in bonf_runs]))
-    plain_mean_n = float(np.mean([n.mean() for (_p, _d, n, _x) in portfolio]))
-    for run in range(runs):
-        e_values, switched = [], []
-        for _pop, dec, n, x in portfolio:
-            llr = np.where(x[run, : n[run]] > 0, params.step_nonloss, params.step_loss).sum()
-            e_values.append(float(np.exp(min(llr, 700.0))))
-            switched.append(dec[run] == 1)
-        chosen = sq.e_bh(e_values, params.alpha)
-        for i in range(m):
-            sw_plain += switched[i]
-            sw_ebh += chosen[i] and switched[i]
-            sw_bonf += bonf_results[i][run] == 1
-            if i in worse_idx:
-                fs_plain += switched[i]
-                fs_ebh += chosen[i] and switched[i]
-                fs_bonf += bonf_results[i][run] == 1
-    w = len(worse_idx) * runs
-    print(f"portfolio of {m} routes tested at once ({len(worse_idx)} truly worse): false switches per worse "
-          f"route {fs_plain / w:.4f} per-route alpha, {fs_ebh / w:.4f} with e-BH, {fs_bonf / w:.4f} with "
-          f"Bonferroni spending; share of switches that are false {fs_plain / max(sw_plain, 1):.3f} / "
-          f"{fs_ebh / max(sw_ebh, 1):.3f} / {fs_bonf / max(sw_bonf, 1):.3f}; switches per run "
-          f"{sw_plain / runs:.1f} / {sw_ebh / runs:.1f} / {sw_bonf / runs:.1f}")
-    print(f"  Bonferroni spending (alpha/{m} = {bonf.alpha:.5f} per route) costs mean n {bonf_mean_n:.1f} vs "
-          f"{plain_mean_n:.1f}; e-BH on stopped SPRT e-values (about 1/alpha at the switch) rejects almost nothing "
-          f"when many routes are tested, so the service uses alpha spending (setting proof_portfolio_routes)")
+def _histories(params: sq.Params, rng, runs: int) -> bool:
+    """Duplicated-prompt and easy-then-hard histories: file order vs de-duplicated random samples."""
+    gsm = [r for r in get_corpus().records if r.feature == "gsm8k"]
+    outcome = {r.id: (0 if r.labels[MIXTRAL] > r.labels[GPT4] else 2 if r.labels[MIXTRAL] < r.labels[GPT4] else 1)
+               for r in gsm}
+    won = next(r.id for r in gsm if outcome[r.id] == 0)
+    ids = [r.id for r in gsm]
+    print()
+    ok = True
+    histories = {
+        "one won GSM8K prompt x40, then the group": [won] * 40 + ids,
+        "easy (both right) first, then hard": sorted(ids, key=lambda i: (outcome[i] != 1, i)),
+    }
+    for label, history in histories.items():
+        in_order = np.array([[outcome[i] for i in history[:params.n_max]]])
+        dec_old, _ = promise_runs(in_order, params)
+        unique = list(dict.fromkeys(history))
+        draws = np.array([[outcome[unique[j]] for j in rng.permutation(len(unique))[:params.n_max]]
+                          for _ in range(runs)])
+        dec_new, n_new = promise_runs(draws, params)
+        print(f"{label}: file order, no de-duplication -> {['undecided', 'SWITCH', 'uninformative'][int(dec_old[0])] if dec_old[0] >= 0 else 'KEEP'}; "
+              f"de-duplicated random sample -> P(switch) {float((dec_new == 1).mean()):.3f}, mean n {n_new.mean():.0f}")
+        ok &= float((dec_new == 1).mean()) <= params.alpha
+    return ok
+
+
+def _degenerate(params: sq.Params, runs: int) -> bool:
+    """A constant 'null model' answer that the judge prefers: without the gate every pair is a win."""
+    from tokenproof.analytics.proof.degenerate import DegenerateGate
+    records = [r for r in get_corpus().records if r.dataset == "mt_bench"][:params.n_max]
+    constant = "Thank you for your question! Here is a thorough, balanced and well-structured answer for you."
+    gate = DegenerateGate()
+    codes = np.array([[2 if gate.check(r.id, constant, r.answers[GPT4]) else 0 for r in records]])
+    without, _ = promise_runs(np.zeros_like(codes), params)
+    with_gate, n = promise_runs(codes, params)
+    names = {1: "SWITCH", -1: "KEEP", 0: "undecided", 2: "uninformative"}
+    print(f"degenerate candidate (one constant answer, judged the better one every time): without the gate "
+          f"{names[int(without[0])]}; with the degenerate gate {names[int(with_gate[0])]} after {int(n[0])} "
+          f"({int((codes == 2).sum())} of {codes.shape[1]} caught)")
+    return int(with_gate[0]) == -1
+
+
+def _portfolio(pops: list[Population], params: sq.Params, rng, runs: int) -> None:
+    """All populations tested at once, alpha spent across them (Bonferroni, as the service does)."""
+    m = len(pops)
+    fs = fs_b = sw = sw_b = w = 0
+    for pop in pops:
+        codes = np.where(pop.wins > 0, 0, np.where(pop.nonloss > 0, 1, 2)).astype(int)
+        x = codes[rng.integers(0, len(codes), size=(runs, params.n_max))]
+        dec, _ = promise_runs(x, params)
+        dec_b, _ = promise_runs(x, params, sq.alpha_spending(m, params.alpha))
+        worse = truth(pop, params)[2] == "worse"
+        w += worse * runs
+        fs += worse * int((dec == 1).sum())
+        fs_b += worse * int((dec_b == 1).sum())
+        sw += int((dec == 1).sum())
+        sw_b += int((dec_b == 1).sum())
+    print(f"\nportfolio of {m} routes at once: false switches per worse route {fs / max(w, 1):.4f} at per-route "
+          f"alpha, {fs_b / max(w, 1):.4f} with alpha/{m} each; switches per run {sw / runs:.1f} vs {sw_b / runs:.1f}")
 
 
 def _prove_end_to_end() -> None:
@@ -300,12 +339,12 @@ def _prove_end_to_end() -> None:
     from tokenproof.cli import main as cli_main
     print()
     out = Path(tempfile.mkdtemp(prefix="tokenproof-prove-"))
-    batch = write_gsm8k_batch(out / "batch.jsonl", n=120, seed=3, features=("gsm8k", "mmlu:high_school_mathematics"))
+    batch = write_gsm8k_batch(out / "batch.jsonl", n=150, seed=3, features=("gsm8k", "mmlu:world_religions"))
     started = time.perf_counter()
     with run_provider() as handle:
         code = cli_main(["prove", str(batch), "--candidate", "mixtral-8x7b-instruct", "--base-url",
                          handle.base_url_openai, "--out", str(out / "report"), "--group-by", "feature"])
-    print(f"`tokenproof prove` on {batch} (120 GSM8K + 120 MMLU high-school-maths requests, baseline "
+    print(f"`tokenproof prove` on {batch} (150 GSM8K + 150 MMLU world-religions requests, baseline "
           f"gpt-4-1106-preview, candidate mixtral-8x7b-instruct, local provider): exit {code} in "
           f"{time.perf_counter() - started:.1f} s; report at {out / 'report' / 'report.html'} and report.json")
 

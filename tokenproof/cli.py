@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("tokenproof.analytics.cli", "export usage and cost (FOCUS csv/parquet)"),
     "candidates": ("tokenproof.analytics.proof.cli", "mine request groups and cheaper candidate models"),
     "shadow": ("tokenproof.analytics.proof.cli", "run a judged shadow comparison for a route"),
+    "shadow-status": ("tokenproof.analytics.proof.cli", "progress of background shadow runs; --cancel one"),
     "prove": ("tokenproof.analytics.proof.cli", "replay a JSONL export on a candidate, judge, decide, write a report"),
     "verdict": ("tokenproof.analytics.proof.cli", "sequential decision over comparisons judged elsewhere"),
     "recommendations": ("tokenproof.analytics.proof.cli", "decided routes with projected savings"),

@@ -1,12 +1,17 @@
 """tokenproof.analytics.proof: prove a cheaper model on the user's own traffic before switching.
 
-Modules (read ``../shared/reference/proof-procedure.md`` for the why and the numbers):
+Modules (``docs/proof.md`` has the why and the numbers):
 
-- ``sequential``  Wald SPRT and the beta-binomial e-process on the non-loss rate, Clopper-Pearson
-                  bound, fixed-size n, e-BH and alpha spending (pure maths, scipy)
+- ``sequential``  outcomes, parameters, Wald SPRT and the beta-binomial e-process on the non-loss
+                  rate, confidence sequences, alpha per group version, e-BH (pure maths, scipy)
+- ``promise``     the default decision: loss-rate and preference tests intersected, the plain sentence
+- ``pipeline``    the one comparison pipeline (replay, gates, judge both orders, record), typed results
+- ``degenerate``  the per-route degenerate-output gate (near-identical answers to distinct prompts)
 - ``verdict``     the ``tokenproof verdict`` contract over comparisons judged elsewhere
-- ``gates``       deterministic format checks (JSON, schema, tool calls, truncation, refusals)
-- ``judge``       blind pairwise judge prompt (MT-Bench layout), both orders, swap-and-tie, family rule
+- ``gates``       deterministic format checks (JSON, schema, tool calls, truncation, refusals, loops)
+- ``judge``       blind pairwise judge prompt (MT-Bench layout), tolerant verdicts, one retry, family rule
+- ``endpoints``   provider endpoints and credentials as service settings, picked by name
+- ``jobs``        background shadow runs: start, status, progress, cancel
 - ``lengthctl``   length-controlled win rate (AlpacaEval 2 style)
 - ``answer``      provider-neutral answer shape
 - ``replay``      real openai / anthropic SDK calls tagged shadow / judge, priced by tokenproof.pricing

@@ -1,7 +1,12 @@
 """Service API of the proof engine (mounted through the ``tokenproof.api`` entry-point group).
 
 - ``GET  /api/v1/candidates``: request groups ranked by spend with cheaper candidates (mining).
-- ``POST /api/v1/shadow-runs`` (API token): run or continue a judged shadow comparison for a route.
+- ``POST /api/v1/shadow-runs`` (API token): start (or continue) a judged shadow comparison for a
+  route as a background job; returns 202 with the job id. Provider endpoints are service settings:
+  the body names one (``endpoint``); a ``base_url`` in the body is refused (422).
+- ``GET  /api/v1/shadow-runs`` and ``GET /api/v1/shadow-runs/{job_id}[?wait_s=N]``: state, progress,
+  result (``wait_s`` waits up to N seconds for the job to end).
+- ``POST /api/v1/shadow-runs/{job_id}/cancel`` (API token): stop after the comparison in flight.
 - ``GET  /api/v1/routes``: routes under test with their evidence.
 - ``GET  /api/v1/routes/{route_id}/comparisons``: one route's stored comparisons and evidence.
 - ``GET  /api/v1/recommendations``: decided "switch" routes with savings and confidence.
@@ -10,36 +15,47 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tokenproof import settings
+from tokenproof.analytics.proof import endpoints
 from tokenproof.analytics.proof import store as proof_store
-from tokenproof.analytics.proof.judge import JudgeFamilyError
+from tokenproof.analytics.proof.jobs import JobRegistry, TooManyJobs
+from tokenproof.analytics.proof.judge import JudgeFamilyError, resolve_judge
 from tokenproof.analytics.proof.mining import mine
 from tokenproof.analytics.proof.prove import BatchFileError
-from tokenproof.analytics.proof.recommend import recommendations, route_params, route_states
-from tokenproof.analytics.proof.replay import Replayer
-from tokenproof.analytics.proof.sequential import Params, alpha_spending
-from tokenproof.analytics.proof.shadow import ShadowSpec, evidence_for, run_shadow
+from tokenproof.analytics.proof.recommend import recommendations, route_alpha_of, route_params, route_states
+from tokenproof.analytics.proof.sequential import Params
+from tokenproof.analytics.proof.shadow import ShadowSpec, evidence_for, run_shadow, uploaded_prompts
 from tokenproof.collector.auth import require_api_token
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["proof"])
+_URL_FIELDS = ("base_url", "anthropic_base_url", "api_key", "anthropic_api_key")
 
 
-def _at_least_one(value: int) -> None:
-    if value < 1:
-        raise ValueError("must be at least 1")
-
-
-settings.declare("proof_portfolio_routes", int, 1,
-                 "routes tested at once for portfolio control: each shadow run's alpha is alpha / this "
-                 "(Bonferroni alpha spending; 1 = per-route control)",
-                 validate=_at_least_one)
+def _jobs(request: Request) -> JobRegistry:
+    registry = getattr(request.app.state, "proof_jobs", None)
+    if registry is None:
+        registry = request.app.state.proof_jobs = JobRegistry()
+    return registry
 
 
 class ShadowRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_urls(cls, data):
+        if isinstance(data, dict):
+            named = [k for k in _URL_FIELDS if k in data]
+            if named:
+                raise ValueError(f"{', '.join(named)} cannot be set by a caller: provider endpoints and their "
+                                 "credentials are service settings (proof_base_url, proof_endpoints); "
+                                 "pick a configured endpoint by name with \"endpoint\"")
+        return data
+
     baseline: str
     candidate: str
     service: str = ""
@@ -50,14 +66,18 @@ class ShadowRunRequest(BaseModel):
     budget_usd: float | None = Field(default=None, ge=0)
     limit: int = Field(default=50, ge=1, le=5000)
     requests: list[dict] | None = Field(default=None, description="uploaded Batch API input lines (instead of captured prompts)")
-    base_url: str | None = None
-    anthropic_base_url: str | None = None
-    q0: float = 0.85
-    q1: float = 0.95
-    alpha: float = 0.05
-    beta: float = 0.05
-    min_n: int = 30
-    max_n: int = 400
+    endpoint: str = Field(default="default", description="name of a provider endpoint configured in the service")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    tolerate_json_fence: bool = False
+    q0: float = Params.q0
+    q1: float = Params.q1
+    alpha: float = Params.alpha
+    beta: float = Params.beta
+    min_n: int = Params.n_min
+    max_n: int = Params.n_max
+    max_loss: float = Params.max_loss
+    margin: float = Params.margin
+    max_unresolved: float = Params.max_unresolved
 
 
 @router.get("/candidates")
@@ -66,26 +86,60 @@ def candidates(request: Request, days: int = Query(30, ge=1, le=366), limit: int
     return {"groups": [g.to_dict() for g in groups]}
 
 
-@router.post("/shadow-runs", dependencies=[Depends(require_api_token)])
-def shadow_run(request: Request, body: ShadowRunRequest) -> dict:
+def _bad_request(exc: Exception) -> HTTPException:
+    return HTTPException(status_code=422, detail=str(exc))
+
+
+@router.post("/shadow-runs", dependencies=[Depends(require_api_token)], status_code=202)
+def shadow_run(request: Request, body: ShadowRunRequest) -> JSONResponse:
     try:
-        # portfolio control by alpha spending: each of m routes tested at once gets alpha / m
-        alpha = alpha_spending(settings.get("proof_portfolio_routes"), body.alpha)
-        params = Params(q0=body.q0, q1=body.q1, alpha=alpha, beta=body.beta, n_min=body.min_n, n_max=body.max_n)
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        params = Params(q0=body.q0, q1=body.q1, alpha=body.alpha, beta=body.beta, n_min=body.min_n,
+                        n_max=body.max_n, max_loss=body.max_loss, margin=body.margin,
+                        max_unresolved=body.max_unresolved)
+        replayer = endpoints.replayer(body.endpoint, feature=body.feature or None)
+        resolve_judge(body.baseline, body.candidate, body.judge)
+        if body.requests is not None:
+            uploaded_prompts(body.requests, body.baseline)  # validate before accepting the job
+    except (ValueError, JudgeFamilyError, BatchFileError) as exc:
+        raise _bad_request(exc) from None
     spec = ShadowSpec(baseline=body.baseline, candidate=body.candidate, service=body.service, feature=body.feature,
                       fingerprint=body.fingerprint, judge=body.judge,
                       candidate_system_prompt=body.candidate_system_prompt, budget_usd=body.budget_usd,
-                      limit=body.limit, params=params, uploaded=body.requests)
-    replayer = None
-    if body.base_url or body.anthropic_base_url:
-        replayer = Replayer(base_url=body.base_url, anthropic_base_url=body.anthropic_base_url,
-                            feature=body.feature or None)
+                      limit=body.limit, params=params, uploaded=body.requests, endpoint=body.endpoint,
+                      seed=body.seed, tolerate_fence=body.tolerate_json_fence)
+    store = request.app.state.store
+
+    def work(job):
+        return run_shadow(store, spec, replayer, progress=job.progress.update, cancel=job.cancel)
     try:
-        return run_shadow(request.app.state.store, spec, replayer)
-    except (JudgeFamilyError, BatchFileError) as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        job = _jobs(request).start(body.model_dump(exclude={"requests", "candidate_system_prompt"}), work)
+    except TooManyJobs as exc:
+        raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": "30"}) from None
+    return JSONResponse(status_code=202, content={**job.to_dict(), "status_url": f"/api/v1/shadow-runs/{job.id}"})
+
+
+@router.get("/shadow-runs")
+def shadow_runs(request: Request) -> dict:
+    return {"jobs": [j.to_dict() for j in _jobs(request).list()]}
+
+
+@router.get("/shadow-runs/{job_id}")
+def shadow_run_status(request: Request, job_id: str, wait_s: float = Query(0.0, ge=0.0, le=300.0)) -> dict:
+    job = _jobs(request).get(job_id)
+    if job is None:
+        raise HTTPException(status_code=404, detail=f"no shadow run {job_id!r}")
+    if wait_s > 0:
+        job.finished.wait(wait_s)
+    return job.to_dict()
+
+
+@router.post("/shadow-runs/{job_id}/cancel", dependencies=[Depends(require_api_token)])
+def shadow_run_cancel(request: Request, job_id: str) -> dict:
+    job = _jobs(request).get(job_id)
+    if job is None:
+        raise HTTPException(status_code=404, detail=f"no shadow run {job_id!r}")
+    job.cancel.set()
+    return job.to_dict()
 
 
 @router.get("/routes")
@@ -99,7 +153,7 @@ def route_comparisons(request: Request, route_id: str) -> dict:
     route = proof_store.get_route(store, route_id)
     if route is None:
         raise HTTPException(status_code=404, detail=f"no route {route_id!r}")
-    evidence = evidence_for(store, route_id, route_params(route))
+    evidence = evidence_for(store, route_id, route_params(route), route_alpha_of(route))
     return {"route": {k: (str(v) if k.endswith("At") else v) for k, v in route.items()},
             "evidence": evidence.summary(), "comparisons": proof_store.load_comparisons(store, route_id)}
 

@@ -1,4 +1,4 @@
-"""`tokenproof candidates`, `tokenproof shadow`, `tokenproof recommendations` through the service API.
+"""`tokenproof candidates`, `shadow`, `shadow-status`, `recommendations` through the service API.
 
 The embedded store has one owning process (the service), so these commands never open it: they
 call the API with ``tokenproof.service_client.call`` and print a table (or JSON with ``--json``).
@@ -53,7 +53,7 @@ def _candidates(args: argparse.Namespace) -> int:
 def _shadow(args: argparse.Namespace) -> int:
     body = {"service": args.service or "", "feature": args.feature or "", "fingerprint": args.fingerprint or "",
             "baseline": args.baseline, "candidate": args.candidate, "judge": args.judge,
-            "budget_usd": args.budget_usd, "limit": args.limit, "base_url": args.base_url}
+            "budget_usd": args.budget_usd, "limit": args.limit, "endpoint": args.endpoint}
     if args.file:
         try:
             with open(args.file, encoding="utf-8") as fh:
@@ -61,12 +61,47 @@ def _shadow(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f"tokenproof shadow: cannot read {args.file}: {exc}", file=sys.stderr)
             return 2
-    result = call("POST", "/api/v1/shadow-runs", body={k: v for k, v in body.items() if v is not None})
-    print(f"route {result['route_id']} (version {result['version']}, judge {result['judge']}): "
-          f"{result['decision'].upper()} after {result['n']} comparisons (wins {result['wins']}, ties "
-          f"{result['ties']}, losses {result['losses']}); {result['new_comparisons']} new, spent "
-          f"{_money(result['spent_usd'])} of {_money(result['budget_usd'])}; stopped: {result['stop_reason']}")
+    job = call("POST", "/api/v1/shadow-runs", body={k: v for k, v in body.items() if v is not None})
+    if not args.wait:
+        print(f"shadow run {job['job_id']} started; follow it with `tokenproof shadow-status {job['job_id']}`")
+        return 0
+    while job["state"] == "running":
+        job = call("GET", f"/api/v1/shadow-runs/{job['job_id']}", params={"wait_s": 20})
+    return _print_job(job)
+
+
+def _print_job(job: dict) -> int:
+    if job["state"] == "failed":
+        print(f"shadow run {job['job_id']} failed: {job['error']}", file=sys.stderr)
+        return 1
+    result = job.get("result")
+    if result is None:
+        progress = job.get("progress") or {}
+        print(f"shadow run {job['job_id']}: {job['state']}; {progress.get('done', 0)} of {progress.get('total', '?')} "
+              f"prompts, {progress.get('n', 0)} comparisons, spent {_money(progress.get('spent_usd', 0.0))}")
+        return 0
+    print(f"shadow run {job['job_id']} {job['state']}: route {result['route_id']} (version {result['version']}, judge "
+          f"{result['judge']}): {result['decision'].upper()} after {result['n']} comparisons (wins {result['wins']}, "
+          f"ties {result['ties']}, losses {result['losses']}, unresolved {result['unresolved']}); "
+          f"{result['new_comparisons']} new, spent {_money(result['spent_usd'])} of {_money(result['budget_usd'])}; "
+          f"stopped: {result['stop_reason']}")
+    print(result["meaning"])
     return 0
+
+
+def _shadow_status(args: argparse.Namespace) -> int:
+    if args.job is None:
+        jobs = call("GET", "/api/v1/shadow-runs")["jobs"]
+        if not jobs:
+            print("no shadow runs in this service process")
+        for job in jobs:
+            _print_job(job)
+        return 0
+    if args.cancel:
+        job = call("POST", f"/api/v1/shadow-runs/{args.job}/cancel")
+        print(f"shadow run {args.job}: cancel requested (stops after the comparison in flight)")
+        return 0
+    return _print_job(call("GET", f"/api/v1/shadow-runs/{args.job}"))
 
 
 def _recommendations(args: argparse.Namespace) -> int:
@@ -80,17 +115,20 @@ def _recommendations(args: argparse.Namespace) -> int:
     for rec in data["recommendations"]:
         conf = rec["confidence"]
         print(f"{rec['route_id']}: {rec['baseline']} -> {rec['candidate']} for {json.dumps(rec['match'])}: "
-              f"saves {_money(rec['monthly_saving_usd'])} per month; non-loss {conf['non_loss_rate']} "
-              f"(>= {conf['non_loss_lower_bound']} at {conf['level']:.0%}) over {conf['comparisons']} comparisons"
+              f"saves {_money(rec['monthly_saving_usd'])} per month; loses (or unresolved) below "
+              f"{conf['loss_rate_upper_bound']} at {conf['level']:.1%}, tie-adjusted win rate "
+              f"{conf['tie_adjusted_win_rate']}, over {conf['comparisons']} comparisons"
               f"{' [not significant at portfolio level]' if data['routes_tested'] > 1 and not rec['portfolio_switch'] else ''}"
               f"; evidence {rec['evidence']}")
     print(f"{data['switch_per_route']} switch decisions, {data['switch_after_portfolio_control']} after portfolio "
           f"control ({data['portfolio_method']})")
+    print(data["meaning"])
     return 0
 
 
 def run_service_command(name: str, args: argparse.Namespace) -> int:
-    handlers = {"candidates": _candidates, "shadow": _shadow, "recommendations": _recommendations}
+    handlers = {"candidates": _candidates, "shadow": _shadow, "shadow-status": _shadow_status,
+                "recommendations": _recommendations}
     try:
         return handlers[name](args)
     except ServiceError as exc:

@@ -1,13 +1,17 @@
-"""Deterministic format gates, applied before any judge (proof-procedure.md section 2).
+"""Deterministic format gates, applied before any judge (docs/proof.md "Gates").
 
 A request is an OpenAI chat-completions body (``messages``, ``response_format``, ``tools``,
 ``tool_choice``, ``max_tokens``); an answer is an :class:`~tokenproof.analytics.proof.answer.Answer`.
 Checks: the call succeeded; not truncated (finish_reason ``length``); not empty; JSON parses for
 ``json_object``; the ``json_schema`` holds (jsonschema, so required fields, enums and types too);
 tool calls name a declared tool and their arguments parse and validate against its parameters; a
-required tool call is present; the candidate does not refuse where the baseline answered.
+required tool call is present; the candidate does not refuse where the baseline answered (after
+normalising typography: curly apostrophes, "I'm unable to", "As an AI ..."); JSON wrapped in a Markdown
+fence is a failure (the app's own ``json.loads`` fails on it) unless the route declares fences
+tolerated; no repetition loop; not in another script than the request.
 
-A failed gate is a loss for the candidate, whatever a judge would say.
+A failed gate is a loss for the candidate, whatever a judge would say. Route-level degenerate
+answers (near-identical answers to distinct prompts) live in :mod:`tokenproof.analytics.proof.degenerate`.
 """
 
 from __future__ import annotations
@@ -21,14 +25,26 @@ import jsonschema
 
 from tokenproof.analytics.proof.answer import Answer
 
-__all__ = ["FormatVerdict", "check_format", "looks_like_refusal", "output_format_of"]
+__all__ = ["FormatVerdict", "check_format", "looks_like_refusal", "normalise_typography", "output_format_of"]
 
 _REFUSAL = re.compile(
-    r"^\s*(?:i'?m sorry|i am sorry|sorry|i apologi[sz]e|unfortunately)?[,.!]?\s*"
-    r"(?:but\s+)?(?:i\s+(?:can(?:no|')t|cannot|am\s+(?:not\s+able|unable)|won'?t|will\s+not)\s+"
-    r"(?:help|assist|comply|provide|do\s+that|answer|fulfil|fulfill))",
+    r"^\s*(?:(?:i'?m sorry|i am sorry|sorry|i apologi[sz]e|unfortunately|apologies)[,.!]?\s*)?"
+    r"(?:but\s+|however,?\s+)?(?:"
+    r"i\s*(?:can(?:no|')?t|cannot|won'?t|will\s+not|am\s+not|'m\s+not|am\s+unable|'m\s+unable|am|'m)"
+    r"(?:\s+be)?(?:\s+(?:able|allowed|permitted))?\s+(?:to\s+)?"
+    r"(?:help|assist|comply|provide|do\s+that|answer|fulfil|fulfill|share|create|generate|complete|support|review)"
+    r"|as\s+an\s+ai(?:\s+language\s+model)?\b"
+    r"|i\s*(?:'m|am)\s+(?:unable|not\s+able)\s+to\b"
+    r")",
     re.I,
 )
+_TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"',
+                             "\u00a0": " ", "\u2013": "-", "\u2014": "-"})
+
+
+def normalise_typography(text: str) -> str:
+    """Curly quotes, non-breaking spaces and dashes as plain ASCII (for phrase matching only)."""
+    return (text or "").translate(_TYPOGRAPHY)
 
 
 @dataclass
@@ -43,7 +59,37 @@ class FormatVerdict:
 def looks_like_refusal(answer: Answer) -> bool:
     if answer.refusal:
         return True
-    return bool(answer.text) and bool(_REFUSAL.match(answer.text[:200]))
+    return bool(answer.text) and bool(_REFUSAL.match(normalise_typography(answer.text[:300])))
+
+
+def repetition_loop(text: str, min_repeats: int = 4) -> bool:
+    """A span of 20+ characters repeated back to back ``min_repeats`` times (a decoding loop)."""
+    compact = re.sub(r"\s+", " ", text or "")
+    return len(compact) >= 80 and re.search(r"(.{20,200}?)\1{" + str(min_repeats - 1) + ",}", compact, re.S) is not None
+
+
+def _script(text: str) -> str | None:
+    """The dominant script of a text's letters: latin, cyrillic, greek, cjk, arabic, other."""
+    counts: dict[str, int] = {}
+    for ch in text or "":
+        if not ch.isalpha():
+            continue
+        o = ord(ch)
+        kind = ("latin" if o < 0x250 else "greek" if 0x370 <= o < 0x400 else "cyrillic" if 0x400 <= o < 0x530
+                else "arabic" if 0x600 <= o < 0x700 else "cjk" if 0x3040 <= o < 0xA000 or 0xAC00 <= o < 0xD7B0
+                else "other")
+        counts[kind] = counts.get(kind, 0) + 1
+    total = sum(counts.values())
+    if total < 20:
+        return None
+    kind, count = max(counts.items(), key=lambda kv: kv[1])
+    return kind if count / total >= 0.8 else None
+
+
+def wrong_language(request_text: str, answer_text: str) -> bool:
+    """The answer is written in another script than the request (e.g. Chinese for an English prompt)."""
+    asked, answered = _script(request_text), _script(answer_text)
+    return asked is not None and answered is not None and asked != answered
 
 
 def output_format_of(request: dict) -> str:
@@ -90,8 +136,12 @@ def _validate(instance: Any, schema: dict, what: str, failures: list[str]) -> No
         failures.append(f"{what} does not match the schema at {where}: {error.message}")
 
 
-def check_format(request: dict, answer: Answer, baseline: Answer | None = None) -> FormatVerdict:
-    """Run every gate on ``answer``; ``baseline`` (when given) tells what the baseline did."""
+def check_format(request: dict, answer: Answer, baseline: Answer | None = None,
+                 tolerate_fence: bool = False) -> FormatVerdict:
+    """Run every gate on ``answer``; ``baseline`` (when given) tells what the baseline did.
+
+    ``tolerate_fence``: the route declares that the app strips a Markdown fence around JSON.
+    """
     failures: list[str] = []
     if answer.error:
         return FormatVerdict(False, [f"call failed: {answer.error}"])
@@ -101,6 +151,11 @@ def check_format(request: dict, answer: Answer, baseline: Answer | None = None) 
         failures.append("empty answer")
     if looks_like_refusal(answer) and not (baseline is not None and looks_like_refusal(baseline)):
         failures.append("refusal where the baseline answered")
+    if repetition_loop(answer.text):
+        failures.append("repetition loop")
+    if baseline is not None and wrong_language(_request_text(request), answer.text) and not wrong_language(
+            _request_text(request), baseline.text):
+        failures.append("answer in another language (script) than the request")
 
     tools = _tools_of(request)
     tool_choice = request.get("tool_choice")
@@ -126,10 +181,12 @@ def check_format(request: dict, answer: Answer, baseline: Answer | None = None) 
 
     fmt = (request.get("response_format") or {}).get("type")
     if fmt in {"json_object", "json_schema"} and not answer.tool_calls and answer.text.strip():
+        fenced = answer.text.strip().startswith("```")
         try:
-            parsed = json.loads(_strip_fence(answer.text))
+            parsed = json.loads(_strip_fence(answer.text) if tolerate_fence else answer.text)
         except json.JSONDecodeError as exc:
-            failures.append(f"not valid JSON ({exc.msg})")
+            failures.append("JSON wrapped in a Markdown fence (the app's json.loads fails on it)" if fenced
+                            else f"not valid JSON ({exc.msg})")
         else:
             schema = _schema_of(request)
             if fmt == "json_object" and not isinstance(parsed, dict):
@@ -139,8 +196,19 @@ def check_format(request: dict, answer: Answer, baseline: Answer | None = None) 
     return FormatVerdict(not failures, failures)
 
 
+def _request_text(request: dict) -> str:
+    parts = []
+    for message in request.get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts += [p.get("text", "") for p in content if isinstance(p, dict)]
+    return "\n".join(parts)
+
+
 def _strip_fence(text: str) -> str:
-    """Models sometimes wrap JSON in a Markdown fence; strict APIs would not, we accept the fence."""
+    """The JSON inside a Markdown fence (only for routes that declare fences tolerated)."""
     stripped = text.strip()
     if stripped.startswith("```"):
         stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""

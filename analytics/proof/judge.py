@@ -1,15 +1,20 @@
-"""Blind pairwise judging in both orders with swap-and-tie (proof-procedure.md section 3).
+"""Blind pairwise judging in both orders; disagreement is unresolved (docs/proof.md "Judge").
 
 - The prompt is the MT-Bench pairwise format: ``[User Question]``, ``[The Start of Assistant A's
   Answer]`` ... ``[The End of Assistant A's Answer]``, the same for B, optionally a reference answer
   block (reference-guided judging); the judge ends with exactly one of ``[[A]]``, ``[[B]]``, ``[[C]]``
   (C = tie). No model names reach the judge.
 - Every pair is judged twice, the baseline first then the candidate first. A win or a loss counts
-  only when both orders agree; disagreement or an explicit tie is a tie. A disagreement is a swap
-  inconsistency; routes above ``SWAP_INCONSISTENCY_LIMIT`` are uninformative.
+  only when both orders agree; both ties is a tie; any disagreement is *unresolved* (never a pass).
+- One judge call = up to two attempts: a failed call, a truncated reply (``finish_reason`` length),
+  a refusal or a reply without a readable verdict is retried once with a strict prompt; if the second
+  attempt fails too the pair is unresolved with that reason. Verdicts are parsed tolerantly
+  (``[[A]]``, ``[[ a ]]``, ``[[tie]]``, "Assistant A is better", ``{"verdict": "A"}``).
+- Sampling settings per judge model come from :func:`judge_sampling` (reasoning models take no
+  temperature and need a larger token budget).
 - The judge defaults to the baseline's model and is never of the candidate's family (self-preference).
-- :func:`compare` runs the whole protocol for one pair: format gates first (a format failure is a
-  loss, no judge call), then both judge orders.
+- The comparison pipeline (:mod:`tokenproof.analytics.proof.pipeline`) runs gates first; this module
+  only judges.
 """
 
 from __future__ import annotations
@@ -20,20 +25,22 @@ from dataclasses import dataclass, field
 
 from tokenproof import catalogue
 from tokenproof.analytics.proof.answer import Answer
-from tokenproof.analytics.proof.gates import FormatVerdict, check_format
-from tokenproof.analytics.proof.sequential import LOSS, TIE, WIN
+from tokenproof.analytics.proof.gates import looks_like_refusal
+from tokenproof.analytics.proof.sequential import LOSS, TIE, UNRESOLVED, WIN
 
 __all__ = [
     "SWAP_INCONSISTENCY_LIMIT",
-    "Comparison",
     "JudgeFailed",
     "JudgeFamilyError",
+    "JudgeOrder",
     "build_prompt",
     "combine_orders",
-    "compare",
+    "judge_order",
+    "judge_sampling",
     "model_family",
     "parse_verdict",
     "question_of",
+    "reference_from_answer",
     "resolve_judge",
 ]
 
@@ -54,7 +61,12 @@ class JudgeFamilyError(ValueError):
 
 
 class JudgeFailed(RuntimeError):
-    """The judge call failed or gave no verdict: the pair is not evidence either way (never a tie)."""
+    """The judge call failed or gave no verdict: the pair is unresolved (never a tie)."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
 
 
 def model_family(model: str) -> str:
@@ -62,10 +74,30 @@ def model_family(model: str) -> str:
     return catalogue.family(model) or model.strip().lower()
 
 
+_VENDOR_PREFIX = re.compile(r"^(?:[a-z0-9_-]+\.)(?=[a-z])")  # bedrock-style "anthropic.claude-..."
+
+
+def _families(model: str) -> set[str]:
+    """Families of a model name and of its base-model spellings: fine-tunes (``ft:base:org::id``),
+    paths (``accounts/x/models/base``, ``bedrock/anthropic.claude-...``)."""
+    names = {model}
+    name = model.strip()
+    if name.lower().startswith("ft:"):
+        name = name[3:].split(":", 1)[0]
+        names.add(name)
+    last = name.rsplit("/", 1)[-1]
+    names |= {last, _VENDOR_PREFIX.sub("", last.lower()), last.lower().split(".", 1)[0]}
+    return {model_family(n) for n in names if n}
+
+
 def resolve_judge(baseline: str, candidate: str, judge: str | None = None) -> str:
-    """The judge model: ``judge`` if given, else the baseline's; refuse the candidate's family."""
+    """The judge model: ``judge`` if given, else the baseline's; refuse the candidate's family.
+
+    Namespaced and fine-tuned names are compared by their base model too (``ft:gpt-4o-mini:org::id``
+    is OpenAI; ``accounts/fireworks/models/mixtral-8x7b`` is Mistral).
+    """
     chosen = judge or baseline
-    if model_family(chosen) == model_family(candidate):
+    if _families(chosen) & _families(candidate):
         origin = "the judge" if judge else "the default judge (the baseline's model)"
         raise JudgeFamilyError(
             f"{origin} {chosen!r} is of the candidate {candidate!r}'s family ({model_family(candidate)}); "
@@ -110,61 +142,131 @@ def build_prompt(question: str, answer_a: str, answer_b: str, reference: str | N
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
 
 
-_VERDICT = re.compile(r"\[\[([ABC])\]\]")
+_STRICT = (
+    "Reply with exactly one line and nothing else: [[A]] if assistant A's answer is better, [[B]] if "
+    "assistant B's answer is better, [[C]] if they are equally good."
+)
+_REASONING = ("o1", "o3", "o4", "gpt-5", "deepseek-r1", "deepseek-reasoner", "qwq")
+
+
+def judge_sampling(model: str) -> dict:
+    """Request fields for a judge call on ``model``: temperature and the output-token budget.
+
+    One small function on purpose: the model catalogue's per-model judge defaults plug in here.
+    Reasoning models reject ``temperature`` and spend tokens before the verdict.
+    """
+    name = model.lower().rpartition("/")[2]
+    if name.startswith(_REASONING) or "reasoning" in name or "thinking" in name:
+        return {"max_completion_tokens": 8192}
+    return {"temperature": 0, "max_tokens": 1024}
+
+
+_MARKER = re.compile(r"\[\[\s*(A|B|C|TIE)\s*\]\]", re.I)
+_PHRASE = re.compile(r"\b(?:assistant|answer)\s+([AB])(?:'s answer)?\s+(?:is|was)\s+(?:clearly\s+|slightly\s+)?"
+                     r"(?:better|superior|preferred|the better)", re.I)
+_TIE_PHRASE = re.compile(r"\b(?:it'?s|this is)\s+a\s+tie\b|\bboth (?:answers )?are equally (?:good|bad)\b", re.I)
+_JSON = re.compile(r"\{[^{}]*\"(?:verdict|winner|better|choice)\"\s*:\s*\"([^\"]+)\"[^{}]*\}", re.I)
+
+
+def _letter(raw: str) -> str | None:
+    word = raw.strip().strip(".[]()").upper()
+    if word in {"A", "B", "C"}:
+        return word
+    if word in {"TIE", "DRAW", "EQUAL", "BOTH"}:
+        return "C"
+    for prefix in ("ASSISTANT ", "ANSWER "):
+        if word.startswith(prefix) and word[len(prefix):] in {"A", "B"}:
+            return word[len(prefix):]
+    return None
 
 
 def parse_verdict(text: str) -> str | None:
-    """A, B or C from the judge's reply (the last marker wins); None when there is none."""
-    found = _VERDICT.findall(text or "")
-    return found[-1] if found else None
+    """A, B or C from a judge reply (the last verdict wins); None when there is no readable verdict.
+
+    Accepted: ``[[A]]``, ``[[ a ]]``, ``[[tie]]``, a JSON object with a ``verdict`` / ``winner``
+    field, "Assistant A is better", "it's a tie".
+    """
+    text = text or ""
+    found = _MARKER.findall(text)
+    if found:
+        return "C" if found[-1].upper() == "TIE" else found[-1].upper()
+    for match in reversed(_JSON.findall(text)):
+        letter = _letter(match)
+        if letter:
+            return letter
+    phrases = [(m.start(), m.group(1).upper()) for m in _PHRASE.finditer(text)]
+    phrases += [(m.start(), "C") for m in _TIE_PHRASE.finditer(text)]
+    return max(phrases)[1] if phrases else None
 
 
 def _candidate_result(letter: str | None, candidate_is: str) -> str:
-    if letter is None or letter == "C":
+    if letter is None:
+        return UNRESOLVED
+    if letter == "C":
         return TIE
     return WIN if letter == candidate_is else LOSS
 
 
 def combine_orders(first: str, second: str) -> tuple[str, bool]:
-    """Swap-and-tie over the candidate's results in both orders: (outcome, swap_consistent)."""
+    """The candidate's results in both orders -> (outcome, swap_consistent); disagreement is unresolved."""
     consistent = first == second
-    return (first if consistent else TIE), consistent
-
-
-@dataclass
-class Comparison:
-    outcome: str
-    baseline_format: FormatVerdict
-    candidate_format: FormatVerdict
-    verdict_baseline_first: str | None = None  # raw letters, or None when no judge was needed
-    verdict_candidate_first: str | None = None
-    result_baseline_first: str | None = None  # the candidate's result in that order
-    result_candidate_first: str | None = None
-    swap_consistent: bool | None = None
-    judge_texts: list[str] = field(default_factory=list)
-    judge_answers: list[Answer] = field(default_factory=list)
-    decided_by: str = "judge"  # judge | format
+    return (first if consistent else UNRESOLVED), consistent
 
 
 JudgeFn = Callable[[list[dict]], Answer]
 
 
-def compare(request: dict, baseline: Answer, candidate: Answer, judge_fn: JudgeFn,
-            reference: str | None = None) -> Comparison:
-    """Gates, then the judge in both orders; ``judge_fn(messages) -> Answer`` calls the judge model."""
-    base_fmt = check_format(request, baseline)
-    cand_fmt = check_format(request, candidate, baseline)
-    if not cand_fmt.valid or not base_fmt.valid:
-        outcome = TIE if not cand_fmt.valid and not base_fmt.valid else LOSS if not cand_fmt.valid else WIN
-        return Comparison(outcome, base_fmt, cand_fmt, decided_by="format")
-    question = question_of(request)
-    first = judge_fn(build_prompt(question, baseline.rendered(), candidate.rendered(), reference))
-    second = judge_fn(build_prompt(question, candidate.rendered(), baseline.rendered(), reference))
-    v1, v2 = parse_verdict(first.text), parse_verdict(second.text)
-    for answer, verdict in ((first, v1), (second, v2)):
-        if answer.error or verdict is None:
-            raise JudgeFailed(answer.error or f"no [[A]]/[[B]]/[[C]] verdict in the judge's reply: {answer.text[:200]!r}")
-    r1, r2 = _candidate_result(v1, "B"), _candidate_result(v2, "A")
-    outcome, consistent = combine_orders(r1, r2)
-    return Comparison(outcome, base_fmt, cand_fmt, v1, v2, r1, r2, consistent,
-                      [first.text, second.text], [first, second])
+@dataclass
+class JudgeOrder:
+    """One order's verdict after at most two attempts; ``error_kind`` set when there is none."""
+
+    letter: str | None
+    error_kind: str | None = None  # judge_error | judge_truncated | judge_refused | judge_unparseable
+    detail: str = ""
+    answers: list[Answer] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.answers[-1].text if self.answers else ""
+
+
+def _attempt(answer: Answer) -> tuple[str | None, str | None, str]:
+    if answer.error:
+        return None, "judge_error", answer.error
+    if answer.finish_reason == "length":
+        return None, "judge_truncated", "the judge's reply was cut off at its token limit"
+    letter = parse_verdict(answer.text)
+    if letter is None and (answer.refusal or looks_like_refusal(answer)):
+        return None, "judge_refused", (answer.refusal or answer.text)[:200]
+    if letter is None:
+        return None, "judge_unparseable", f"no verdict in the judge's reply: {answer.text[:200]!r}"
+    return letter, None, ""
+
+
+def judge_order(messages: list[dict], judge_fn: JudgeFn) -> JudgeOrder:
+    """Judge one order; on failure retry once with a strict verdict-only instruction."""
+    first = judge_fn(messages)
+    letter, kind, _detail = _attempt(first)
+    if kind is None:
+        return JudgeOrder(letter, answers=[first])
+    strict = [{"role": "system", "content": _SYSTEM + " " + _STRICT}, *messages[1:]]
+    second = judge_fn(strict)
+    letter, kind2, detail2 = _attempt(second)
+    if kind2 is None:
+        return JudgeOrder(letter, answers=[first, second])
+    return JudgeOrder(None, kind2, detail2, [first, second])
+
+
+_FINAL_NUMBER = re.compile(r"####\s*\$?\s*(-?[\d,]*\.?\d+)")
+_FINAL_CHOICE = re.compile(r"(?:the answer is|answer:)\s*\(?([A-J])\)?(?:[.\s]|$)", re.I)
+
+
+def reference_from_answer(text: str) -> str | None:
+    """A checkable final answer (``#### 42`` or "The answer is (B)") in a recorded baseline answer."""
+    number = _FINAL_NUMBER.findall(text or "")
+    if number:
+        return f"The final answer is {number[-1].replace(',', '')}.\n#### {number[-1].replace(',', '')}"
+    choice = _FINAL_CHOICE.findall(text or "")
+    if choice:
+        return f"The answer is {choice[-1].upper()}."
+    return None

@@ -1,4 +1,4 @@
-"""Length-controlled win rate, the AlpacaEval 2 way (proof-procedure.md section 3).
+"""Length-controlled win rate, the AlpacaEval 2 way (docs/proof.md "Judge").
 
 Fit P(candidate preferred) = sigmoid(theta0 + theta1 * tanh(d / sd(d))) where d is the candidate's
 length minus the baseline's, by penalised maximum likelihood (a tiny ridge keeps it finite when the

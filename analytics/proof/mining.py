@@ -10,8 +10,9 @@ is (baseline cost - candidate cost) per call x calls per day x 30. A candidate t
 call by less than ``proof_min_saving_share`` (default 20%) is not worth the shadow spend of proving it.
 
 A group is flagged, not proposed, when its traffic cannot reach a decision within the horizon: the
-sequential test needs about ``expected_sample_size(q1)`` comparisons (at least ``n_min``) at the
-shadow sampling rate.
+decision test needs about ``expected_comparisons(params)`` comparisons (simulated on a candidate
+that matches the baseline, at least ``n_min``) at the shadow sampling rate. Several candidates of one
+group share its alpha (the route versions of a group spend one series, see ``shadow.route_alpha``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 
 from tokenproof import pricing, semconv, settings
 from tokenproof.analytics.proof.judge import model_family
-from tokenproof.analytics.proof.sequential import Params, expected_sample_size
+from tokenproof.analytics.proof.promise import expected_comparisons
+from tokenproof.analytics.proof.sequential import Params
 
 __all__ = ["GROUPS_SQL", "Candidate", "RequestGroup", "mine"]
 
@@ -122,7 +124,7 @@ def mine(store, *, days: int = 30, limit: int = 20, params: Params | None = None
     horizon = settings.get("proof_decision_horizon_days")
     allowed = settings.get("proof_candidate_providers")
     only = set(settings.get("proof_candidate_models"))
-    needed = round(max(params.n_min, expected_sample_size(params.q1, params)))
+    needed = round(max(params.n_min, expected_comparisons(params)[0]))  # simulated, not Wald's approximation
     groups = []
     for row in rows:
         span_days = max(1.0, (row["last_seen"] - row["first_seen"]).total_seconds() / 86400.0)

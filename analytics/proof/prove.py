@@ -13,9 +13,12 @@ Optional per line (our extensions; the Batch API ignores nothing we need from it
 - ``"feature"`` (or ``body.metadata.feature``): the request group for ``--group-by feature``.
 - ``"reference"``: a reference answer for reference-guided judging.
 
-Each request is replayed on the candidate with the same parameters, gated, judged in both orders,
-and fed in file order to its group's sequential test; once a group decides, its remaining requests
-are skipped (no more spend). Writes ``report.json`` and ``report.html`` into ``--out``.
+Per group, requests are de-duplicated by content and drawn at random (stratified over the file's
+order, which stands for time; ``--seed`` is logged, ``--recent N`` keeps the last N), then compared
+through the one pipeline (:mod:`tokenproof.analytics.proof.pipeline`) and fed to the group's decision
+test; once a group decides, its remaining requests are skipped (no more spend). Alpha is spent across
+the groups by default. ``--group-by fingerprint`` uses the live template fingerprint, so an offline
+proof lines up with a live route. Writes ``report.json`` and ``report.html`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -23,18 +26,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tokenproof.analytics.proof.answer import content_hash
-from tokenproof.analytics.proof.judge import JudgeFailed, JudgeFamilyError, compare, resolve_judge
-from tokenproof.analytics.proof.replay import Replayer, answer_from_completion, price_answer
-from tokenproof.analytics.proof.route import RouteEvidence, comparison_record, route_id
-from tokenproof.analytics.proof.sequential import Params, alpha_spending, e_bh
+from tokenproof.analytics.proof.judge import JudgeFamilyError, resolve_judge
+from tokenproof.analytics.proof.pipeline import Pipeline, prompt_ref
+from tokenproof.analytics.proof.promise import meaning
+from tokenproof.analytics.proof.replay import Replayer, answer_from_completion
+from tokenproof.analytics.proof.route import RouteEvidence, route_id
+from tokenproof.analytics.proof.sequential import Params, Tally, alpha_spending, mixture_cs
 
-__all__ = ["BatchFileError", "BatchRequest", "batch_request", "fingerprint", "prove", "read_batch", "run_cli"]
+__all__ = ["BatchFileError", "BatchRequest", "batch_request", "fingerprint", "prove", "read_batch", "run_cli",
+           "sample"]
 
 
 class ReplayError(RuntimeError):
@@ -53,13 +59,13 @@ class BatchRequest:
     feature: str
     reference: str | None
     response: dict | None  # a recorded chat.completion
+    segments: dict = field(default_factory=dict)  # tier / customer / language for per-segment checks
 
 
 def fingerprint(body: dict) -> str:
-    """The request's template: model, system prompt, tools and response format (not the user turn)."""
-    system = [m.get("content") for m in body.get("messages") or [] if m.get("role") in {"system", "developer"}]
-    return content_hash(json.dumps({"model": body.get("model"), "system": system, "tools": body.get("tools"),
-                                    "response_format": body.get("response_format")}, sort_keys=True))[:12]
+    """The live template fingerprint of a chat body: the instrumentation's own function."""
+    from tokenproof.instrumentation._openai import ChatAdapter
+    return ChatAdapter().fingerprint(dict(body)) or ""
 
 
 def read_batch(path: Path, responses: Path | None = None, limit: int | None = None) -> list[BatchRequest]:
@@ -101,139 +107,163 @@ def batch_request(item, number: int, recorded: dict[str, dict] | None = None) ->
     if isinstance(response, dict) and "body" in response:
         response = response["body"] if response.get("status_code", 200) == 200 else None
     feature = item.get("feature") or (body.get("metadata") or {}).get("feature") or "default"
-    return BatchRequest(number, custom_id, body, str(feature), item.get("reference"), response)
+    meta = body.get("metadata") or {}
+    segments = {k: item.get(k, meta.get(k)) for k in ("tier", "customer", "language") if item.get(k, meta.get(k))}
+    return BatchRequest(number, custom_id, body, str(feature), item.get("reference"), response, segments)
 
 
-def _one(req: BatchRequest, baseline_model: str, candidate: str, judge: str, replayer: Replayer,
-         route: str) -> dict:
-    if req.response is not None:
-        baseline = answer_from_completion(req.response, baseline_model)
-    else:
-        baseline = replayer.call(req.body, baseline_model, feature=req.feature)
-    if baseline.error:  # no baseline, no comparison: never counted as evidence either way
-        return {"baseline_error": baseline.error, "line": req.line, "request_ref": req.custom_id}
-    candidate_answer = replayer.call(req.body, candidate, feature=req.feature)
-    if req.response is not None:  # answered by the Batch API: the workload costs batch rates on either model
-        price_answer(baseline, batch=True)
-        price_answer(candidate_answer, batch=True)
-    try:
-        comparison = compare(req.body, baseline, candidate_answer, replayer.judge(judge, req.feature), req.reference)
-    except JudgeFailed as exc:
-        return {"judge_error": str(exc), "line": req.line, "request_ref": req.custom_id}
-    record = comparison_record(route=route, prompt_ref=content_hash(json.dumps(req.body["messages"], sort_keys=True)),
-                               request_ref=req.custom_id, request=req.body, baseline=baseline,
-                               candidate=candidate_answer, comparison=comparison, judge_model=judge, capture=True)
-    record["line"] = req.line
-    return record
+def sample(requests: list[BatchRequest], seed: int, recent: int | None = None,
+           strata: int = 10) -> tuple[list[BatchRequest], int]:
+    """De-duplicated by content, optionally the ``recent`` last requests, in a random order
+    stratified over time (file order = arrival order): each block of draws takes one request from
+    each time stratum. Returns (sample, duplicates dropped)."""
+    seen: set[str] = set()
+    unique = []
+    for req in requests:
+        ref = prompt_ref(req.body)
+        if ref not in seen:
+            seen.add(ref)
+            unique.append(req)
+    dropped = len(requests) - len(unique)
+    if recent is not None:
+        unique = unique[-recent:]
+    rng = random.Random(seed)
+    k = max(1, min(strata, len(unique)))
+    buckets = [unique[i * len(unique) // k:(i + 1) * len(unique) // k] for i in range(k)]
+    for bucket in buckets:
+        rng.shuffle(bucket)
+    ordered: list[BatchRequest] = []
+    while any(buckets):
+        live = [b for b in buckets if b]
+        rng.shuffle(live)
+        ordered += [b.pop() for b in live]
+    return ordered, dropped
+
+
+def _recorded(req: BatchRequest, baseline_model: str):
+    return answer_from_completion(req.response, baseline_model) if req.response is not None else None
 
 
 def calibrate(items: list[BatchRequest], baseline_model: str, judge: str, replayer: Replayer, n: int,
-              concurrency: int) -> dict:
-    """The judge's noise floor on this group: the baseline against a second baseline answer."""
+              concurrency: int, params: Params) -> dict:
+    """The judge's noise floor: two *independent* baseline samples (both replayed, at the request's
+    own temperature) judged against each other. Identical samples measure nothing and are counted
+    apart; a judge that prefers one sample (or cannot settle) at the loss bar's rate or more makes
+    the route uninformative."""
+    pipe = Pipeline(replayer=replayer, route="calibration", baseline_model=baseline_model,
+                    candidate_model=baseline_model, judge_model=judge, capture=False)
+
     def one(req: BatchRequest):
-        first = (answer_from_completion(req.response, baseline_model) if req.response is not None
-                 else replayer.call(req.body, baseline_model, feature=req.feature))
-        second = replayer.call(req.body, baseline_model, feature=req.feature)
-        if first.error or second.error:
+        first = replayer.call(req.body, baseline_model)
+        if first.error:
             return None
-        try:
-            result = compare(req.body, first, second, replayer.judge(judge, req.feature), req.reference)
-        except JudgeFailed:
-            return None
-        spent = [a.cost_usd for a in result.judge_answers] + [second.cost_usd] + (
-            [] if first.recorded else [first.cost_usd])
-        return result, sum(c or 0.0 for c in spent)
+        return pipe.run(req.body, request_ref=req.custom_id, baseline=first, reference=req.reference)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         results = [r for r in pool.map(one, items[:n]) if r is not None]
-    judged = [r for r, _ in results if r.swap_consistent is not None]
+    identical = [r for r in results if r.record["baseline_hash"] == r.record["candidate_hash"]]
+    distinct = [r for r in results if r.record["baseline_hash"] != r.record["candidate_hash"]]
+    noisy = [r for r in distinct if r.outcome != "tie"]
+    noise = round(len(noisy) / len(distinct), 4) if distinct else None
+    judged = [r for r in distinct if r.record.get("swap_consistent") is not None]
     return {
-        "pairs": len(results),
-        "non_tie_rate": round(sum(r.outcome != "tie" for r, _ in results) / len(results), 4) if results else None,
-        "swap_inconsistency_rate": round(sum(not r.swap_consistent for r in judged) / len(judged), 4) if judged else None,
-        "spend_usd": round(sum(c for _, c in results), 6),
+        "pairs": len(results), "identical_samples": len(identical), "distinct_pairs": len(distinct),
+        "non_tie_rate": noise,
+        "swap_inconsistency_rate": round(sum(not r.record["swap_consistent"] for r in judged) / len(judged), 4)
+        if judged else None,
+        "informative": bool(distinct),
+        "judge_reliable": None if noise is None else noise < params.max_loss,
+        "note": ("the two baseline samples were identical on every pair (a deterministic baseline): "
+                 "this calibration measures nothing") if results and not distinct else "",
+        "spend_usd": round(sum(r.spend_usd for r in results) + 0.0, 6),
     }
 
 
 def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge: str | None = None,
           baseline: str | None = None, group_by: str = "feature", replayer: Replayer,
           concurrency: int = 4, monthly_calls: float | None = None, calibration: int = 0,
-          portfolio: bool = False) -> dict:
-    """Replay, judge and decide per group; return the report as a dict.
+          portfolio: bool = True, seed: int = 0, recent: int | None = None,
+          tolerate_fence: bool = False, segment_by: str | None = None) -> dict:
+    """Sample, replay, judge and decide per group; return the report as a dict.
 
-    ``portfolio``: spend alpha across the groups (each tested at alpha / groups, Bonferroni), so the
-    chance of any false switch among all groups stays at or below alpha.
+    ``portfolio`` (default on): alpha is spent across the groups (each tested at alpha / groups,
+    Bonferroni), so the chance of any false switch among all groups stays at or below alpha.
     """
     groups: dict[str, list[BatchRequest]] = {}
     for req in requests:
         key = req.feature if group_by == "feature" else fingerprint(req.body)
         groups.setdefault(key, []).append(req)
     nominal_alpha = params.alpha
-    if portfolio and len(groups) > 1:
-        params = replace(params, alpha=alpha_spending(len(groups), params.alpha))
+    alpha = alpha_spending(len(groups), params.alpha) if portfolio else params.alpha
     results = []
-    for key, items in groups.items():
+    for key, all_items in groups.items():
+        items, duplicates = sample(all_items, seed, recent)
         baseline_model = baseline or items[0].body.get("model") or "unknown"
         judge_model = resolve_judge(baseline_model, candidate, judge)
-        rid = route_id({group_by: key}, baseline_model, candidate, "", judge_model)
-        evidence = RouteEvidence(rid, params)
-        errors: list[dict] = []
+        rid = route_id({group_by: key}, baseline_model, candidate, "", judge_model, params)
+        evidence = RouteEvidence(rid, params, alpha)
+        pipe = Pipeline(replayer=replayer, route=rid, baseline_model=baseline_model, candidate_model=candidate,
+                        judge_model=judge_model, feature=items[0].feature, tolerate_fence=tolerate_fence)
+        calib = None
+        if calibration > 0:
+            calib = calibrate(items, baseline_model, judge_model, replayer, calibration, concurrency, params)
+            if calib["judge_reliable"] is False:
+                evidence.mark_uninformative(
+                    f"the judge cannot tell the baseline from itself reliably (non-tie rate {calib['non_tie_rate']} "
+                    f"between two baseline samples, at or above the {params.max_loss:.0%} loss bar)")
+        segments: dict[str, list[str]] = {}
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             for start in range(0, len(items), max(1, concurrency)):
                 if evidence.decided:
                     break
                 chunk = items[start:start + concurrency]
-                records = list(pool.map(lambda r: _one(r, baseline_model, candidate, judge_model, replayer, rid), chunk))
-                for record in records:  # file order: the decision the live system would take
-                    if "baseline_error" in record or "judge_error" in record:
-                        errors.append(record)
-                    else:
-                        evidence.add(record)
-                failed_calls = [r for r in evidence.records if r["format_failures"][:1]
-                                and r["format_failures"][0].startswith("call failed")]
-                if evidence.records and len(failed_calls) == len(evidence.records) >= min(len(items), 2 * concurrency):
-                    raise ReplayError(f"the candidate {candidate!r} failed on every request so far: "
-                                      f"{failed_calls[0]['format_failures'][0]}")
-                if errors and not evidence.records and len(errors) >= min(len(items), 2 * max(1, concurrency)):
-                    first = errors[0]
-                    what = (f"the baseline {baseline_model!r}" if "baseline_error" in first
-                            else f"the judge {judge_model!r}")
-                    raise ReplayError(f"{what} failed on every request so far: "
-                                      f"{first.get('baseline_error') or first.get('judge_error')}")
+                outs = list(pool.map(lambda r: (r, pipe.run(r.body, request_ref=r.custom_id,
+                                                            baseline=_recorded(r, baseline_model),
+                                                            reference=r.reference,
+                                                            batch=r.response is not None)), chunk))
+                for req, result in outs:  # sampled order: the decision the live system would take
+                    result.record["line"] = req.line
+                    if not evidence.decided and segment_by:
+                        segments.setdefault(str(req.segments.get(segment_by, "")), []).append(result.outcome)
+                    evidence.add(result.record)
+                _check_all_failed(evidence, items, concurrency, candidate, baseline_model, judge_model)
         summary = evidence.summary()
         summary.update({
             "group_by": group_by, "group": key, "baseline": baseline_model, "candidate": candidate,
-            "judge": judge_model, "requests_in_file": len(items),
-            "baseline_errors": sum("baseline_error" in e for e in errors),
-            "judge_errors": sum("judge_error" in e for e in errors),
-            "skipped_after_decision": len(items) - len(evidence.records) - evidence.ignored_after_decision - len(errors),
+            "judge": judge_model, "requests_in_file": len(all_items), "duplicates_dropped": duplicates,
+            "sampled": len(items), "sample_seed": seed, "recent_window": recent,
+            "fingerprints": sorted({fingerprint(r.body) for r in items[:50]}),
+            "baseline_errors": sum(r.get("error_kind") == "baseline_failed" for r in evidence.records),
+            "judge_errors": summary["judge_failures"],
+            "skipped_after_decision": len(items) - len(evidence.records) - evidence.ignored_after_decision,
         })
-        volume = monthly_calls if monthly_calls is not None else float(len(items))
         base_cost, cand_cost = summary["mean_baseline_cost_usd"], summary["mean_candidate_cost_usd"]
+        volume = monthly_calls if monthly_calls is not None else float(len(all_items))
         summary["monthly_calls"] = volume
+        summary["volume_source"] = "monthly calls given" if monthly_calls is not None else "file volume"
         summary["projected_monthly_saving_usd"] = (
             None if base_cost is None or cand_cost is None else round((base_cost - cand_cost) * volume, 4))
         summary["disputed_pairs"] = _disputed(evidence.records)
-        if calibration > 0:
-            summary["calibration"] = calibrate(items, baseline_model, judge_model, replayer, calibration, concurrency)
-            summary["shadow_spend_usd"] = round(summary["shadow_spend_usd"] + summary["calibration"]["spend_usd"], 6)
+        if segment_by:
+            summary["segments"] = segment_report(segments, params, alpha)
+        if calib is not None:
+            summary["calibration"] = calib
+            summary["shadow_spend_usd"] = round(summary["shadow_spend_usd"] + calib["spend_usd"], 6)
         summary["comparisons"] = [{k: v for k, v in r.items() if k not in {"judge_explanations"}}
                                   for r in evidence.records]
         results.append(summary)
-    e_bh_kept = e_bh([r["e_value"] for r in results], nominal_alpha)
-    for result, kept in zip(results, e_bh_kept, strict=False):
-        result["e_bh_switch"] = bool(kept and result["decision"] == "switch")
     return {
         "candidate": candidate, "group_by": group_by, "requests": len(requests),
-        "params": {"q0": params.q0, "q1": params.q1, "alpha": params.alpha, "beta": params.beta,
-                   "min_n": params.n_min, "max_n": params.n_max, "nominal_alpha": nominal_alpha,
-                   "portfolio": "bonferroni" if params.alpha != nominal_alpha else "per-group"},
+        "meaning": meaning(params, alpha),
+        "params": {**params.to_dict(), "alpha": alpha, "nominal_alpha": nominal_alpha, "seed": seed,
+                   "portfolio": "bonferroni" if alpha != nominal_alpha else "per-group"},
         "routes": results,
         "totals": {
             "switch": sum(r["decision"] == "switch" for r in results),
             "keep": sum(r["decision"] == "keep" for r in results),
             "undecided": sum(r["decision"] == "undecided" for r in results),
             "uninformative": sum(r["decision"] == "uninformative" for r in results),
-            "e_bh_switch": sum(r["e_bh_switch"] for r in results),
+            "unresolved": sum(r["unresolved"] for r in results),
+            "judge_failure_cost_usd": round(sum(r["judge_failure_cost_usd"] or 0.0 for r in results), 6),
             "shadow_spend_usd": round(sum(r["shadow_spend_usd"] for r in results), 6),
             "projected_monthly_saving_usd_switched": round(sum(
                 r["projected_monthly_saving_usd"] or 0.0 for r in results if r["decision"] == "switch"), 4),
@@ -241,13 +271,38 @@ def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge
     }
 
 
+def segment_report(segments: dict[str, list[str]], params: Params, alpha: float) -> list[dict]:
+    """Per-segment tallies, so a minority failing inside a good average is shown."""
+    out = []
+    for name, outcomes in sorted(segments.items()):
+        tally = Tally()
+        for outcome in outcomes:
+            tally.add(outcome)
+        bad = tally.losses + tally.unresolved
+        low, _high = mixture_cs(bad, tally.n, alpha)
+        out.append({"segment": name, "n": tally.n, **tally.summary(1 - alpha),
+                    "loss_rate_lower_bound": round(low, 4),
+                    "breaks_promise": low >= params.max_loss})
+    return out
+
+
+def _check_all_failed(evidence: RouteEvidence, items, concurrency: int, candidate: str, baseline: str,
+                      judge: str) -> None:
+    records = evidence.records
+    if not records or len(records) < min(len(items), 2 * max(1, concurrency)):
+        return
+    for kind, who in (("candidate_failed", f"the candidate {candidate!r}"),
+                      ("baseline_failed", f"the baseline {baseline!r}"), ("judge_error", f"the judge {judge!r}")):
+        if all(r.get("error_kind") == kind for r in records):
+            raise ReplayError(f"{who} failed on every request so far: {records[0].get('reason')}")
+
+
 def _disputed(records: list[dict], limit: int = 12) -> list[dict]:
-    """Losses and swap-inconsistent pairs first: what a reviewer should read side by side."""
-    chosen = [r for r in records if r["outcome"] == "loss"] + [
-        r for r in records if r["outcome"] != "loss" and r.get("swap_consistent") is False]
-    keys = ("request_ref", "line", "outcome", "decided_by", "question", "baseline_output", "candidate_output",
-            "verdict_baseline_first", "verdict_candidate_first", "format_failures", "judge_explanations",
-            "length_ratio")
+    """Losses, then unresolved pairs: what a reviewer should read side by side (with the judge's words)."""
+    chosen = [r for r in records if r["outcome"] == "loss"] + [r for r in records if r["outcome"] == "unresolved"]
+    keys = ("request_ref", "line", "outcome", "decided_by", "error_kind", "reason", "question", "baseline_output",
+            "candidate_output", "verdict_baseline_first", "verdict_candidate_first", "format_failures",
+            "judge_explanations", "length_ratio")
     return [{k: r.get(k) for k in keys} for r in chosen[:limit]]
 
 
@@ -284,17 +339,24 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
     try:
         report = prove(requests, args.candidate, params=params, judge=args.judge, baseline=args.baseline,
                        group_by=args.group_by, replayer=replayer, concurrency=args.concurrency,
-                       monthly_calls=args.monthly_calls, calibration=args.calibrate, portfolio=args.portfolio)
+                       monthly_calls=args.monthly_calls, calibration=args.calibrate,
+                       portfolio=not args.no_portfolio, seed=args.seed, recent=args.recent,
+                       tolerate_fence=args.tolerate_json_fence, segment_by=args.segment_by)
     except (JudgeFamilyError, ReplayError) as exc:
         print(f"tokenproof prove: {exc}", file=sys.stderr)
         return 2
     json_path, html_path = write_report(report, out)
     for route in report["routes"]:
         saving = route["projected_monthly_saving_usd"]
+        reasons = ", ".join(f"{k} {v}" for k, v in route["unresolved_reasons"].items())
         print(f"{route['group']}: {route['decision'].upper()} after {route['n']} comparisons "
-              f"(wins {route['wins']}, ties {route['ties']}, losses {route['losses']}; non-loss "
-              f"{route['non_loss_rate']}, lower bound {route['non_loss_lower_bound']}; swap inconsistency "
-              f"{route['swap_inconsistency_rate']}); projected saving "
-              f"{'unpriced' if saving is None else f'${saving:,.2f}'} per month")
+              f"(wins {route['wins']}, ties {route['ties']}, losses {route['losses']}, unresolved "
+              f"{route['unresolved']}{f' ({reasons})' if reasons else ''}; loss-or-unresolved rate "
+              f"{route['loss_or_unresolved_rate']}, below {route['loss_rate_upper_bound']} at "
+              f"{round(100 * route['lower_bound_confidence'], 1):g}% (confidence sequence); tie-adjusted win rate "
+              f"{route['tie_adjusted_win_rate']}); projected saving "
+              f"{'unpriced' if saving is None else f'${saving:,.2f}'} per month at the "
+              f"{route['volume_source']}")
+    print(report["meaning"])
     print(f"report: {html_path} and {json_path}")
     return 0

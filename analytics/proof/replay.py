@@ -21,6 +21,7 @@ from typing import Any
 
 from tokenproof import catalogue, pricing, semconv, tag
 from tokenproof.analytics.proof.answer import Answer, ToolCall
+from tokenproof.analytics.proof.judge import judge_sampling
 
 __all__ = ["Replayer", "price_answer", "provider_of"]
 
@@ -170,9 +171,11 @@ class Replayer:
         return answer
 
     def judge(self, model: str, feature: str | None = None):
-        """A judge function for :func:`tokenproof.analytics.proof.judge.compare`."""
+        """A judge function (``messages -> Answer``) with the judge model's own sampling settings."""
+        sampling = judge_sampling(model)
+
         def run(messages: list[dict]) -> Answer:
-            return self.call({"messages": messages, "temperature": 0, "max_tokens": 512}, model,
+            return self.call({"messages": messages, **sampling}, model,
                              traffic_class=semconv.TRAFFIC_JUDGE, feature=feature)
         return run
 

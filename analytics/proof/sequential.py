@@ -1,7 +1,7 @@
 """Sequential decisions on the non-loss rate that stay valid under continuous monitoring.
 
 A comparison's outcome is ``win`` / ``tie`` / ``loss`` for the candidate. The switch decision gates
-on the non-loss indicator x = 1 for win or tie (proof-procedure.md section 4):
+on the non-loss indicator x = 1 for win or tie (docs/proof.md "The decision"):
 
 - :class:`SPRT` - Wald's sequential probability ratio test of H0: q = q0 against H1: q = q1. Switch
   when the log-likelihood ratio reaches ln((1 - beta) / alpha), keep the baseline when it falls to
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from scipy import special, stats
 
 __all__ = [
+    "ALL_OUTCOMES",
     "KEEP",
     "LOSS",
     "OUTCOMES",
@@ -34,6 +35,7 @@ __all__ = [
     "TIE",
     "UNDECIDED",
     "UNINFORMATIVE",
+    "UNRESOLVED",
     "WIN",
     "EProcess",
     "Params",
@@ -43,24 +45,49 @@ __all__ = [
     "e_bh",
     "expected_sample_size",
     "fixed_sample_size",
+    "group_alpha",
+    "mixture_cs",
     "run_sequence",
+    "upper_bound",
 ]
 
-WIN, TIE, LOSS = "win", "tie", "loss"
+WIN, TIE, LOSS, UNRESOLVED = "win", "tie", "loss", "unresolved"
 OUTCOMES = (WIN, TIE, LOSS)
+ALL_OUTCOMES = (WIN, TIE, LOSS, UNRESOLVED)  # unresolved: never counts for the candidate
 SWITCH, KEEP, UNDECIDED, UNINFORMATIVE = "switch", "keep", "undecided", "uninformative"
 
 
 @dataclass(frozen=True)
 class Params:
-    """The decision's parameters (defaults from the proof procedure)."""
+    """The decision's parameters; part of the route version (docs/proof.md "Locked analysis").
+
+    ``max_loss``, ``margin`` and ``max_unresolved`` are the default rule's (``promise``: the
+    intersection test of :mod:`tokenproof.analytics.proof.promise`); ``q0`` / ``q1`` are the
+    non-loss SPRT's and e-process's (``method`` sprt / eprocess in ``tokenproof verdict``).
+    """
 
     q0: float = 0.85
     q1: float = 0.95
     alpha: float = 0.05
     beta: float = 0.05
     n_min: int = 30
-    n_max: int = 400
+    n_max: int = 600
+    max_loss: float = 0.15
+    margin: float = 0.05
+    max_unresolved: float = 0.2
+
+    def to_dict(self) -> dict:
+        return {"q0": self.q0, "q1": self.q1, "alpha": self.alpha, "beta": self.beta, "min_n": self.n_min,
+                "max_n": self.n_max, "max_loss": self.max_loss, "margin": self.margin,
+                "max_unresolved": self.max_unresolved}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Params:
+        d = cls()
+        return cls(q0=raw.get("q0", d.q0), q1=raw.get("q1", d.q1), alpha=raw.get("alpha", d.alpha),
+                   beta=raw.get("beta", d.beta), n_min=raw.get("min_n", d.n_min), n_max=raw.get("max_n", d.n_max),
+                   max_loss=raw.get("max_loss", d.max_loss), margin=raw.get("margin", d.margin),
+                   max_unresolved=raw.get("max_unresolved", d.max_unresolved))
 
     def __post_init__(self) -> None:
         if not 0.0 < self.q0 < self.q1 < 1.0:
@@ -73,6 +100,12 @@ class Params:
             raise ValueError(f"n_min must be at least 1 (got {self.n_min})")
         if self.n_max < self.n_min:
             raise ValueError(f"n_max ({self.n_max}) must be at least n_min ({self.n_min})")
+        if not 0.0 < self.max_loss < 0.5:
+            raise ValueError(f"max_loss must be in (0, 0.5) (got {self.max_loss})")
+        if not 0.0 <= self.margin < 0.5:
+            raise ValueError(f"margin must be in [0, 0.5) (got {self.margin})")
+        if not 0.0 <= self.max_unresolved < 1.0:
+            raise ValueError(f"max_unresolved must be in [0, 1) (got {self.max_unresolved})")
 
     @property
     def upper(self) -> float:
@@ -100,20 +133,23 @@ class Tally:
     wins: int = 0
     ties: int = 0
     losses: int = 0
+    unresolved: int = 0
 
     def add(self, outcome: str) -> None:
-        if outcome == WIN:
+        if outcome == UNRESOLVED:
+            self.unresolved += 1
+        elif outcome == WIN:
             self.wins += 1
         elif outcome == TIE:
             self.ties += 1
         elif outcome == LOSS:
             self.losses += 1
         else:
-            raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+            raise ValueError(f"outcome must be one of {ALL_OUTCOMES}, got {outcome!r}")
 
     @property
     def n(self) -> int:
-        return self.wins + self.ties + self.losses
+        return self.wins + self.ties + self.losses + self.unresolved
 
     @property
     def non_losses(self) -> int:
@@ -123,21 +159,86 @@ class Tally:
         return self.non_losses / self.n if self.n else None
 
     def tie_adjusted_win_rate(self) -> float | None:
-        """(wins + ties / 2) / n: 0.5 means "matches", above 0.5 "beats" the baseline."""
+        """(wins + ties / 2) / n (unresolved count 0): 0.5 means "matches", above "beats" the baseline."""
         return (self.wins + 0.5 * self.ties) / self.n if self.n else None
 
     def summary(self, confidence: float = 0.95) -> dict:
+        """Counts, rates and the anytime-valid lower bound on the non-loss rate."""
         return {
-            "wins": self.wins, "ties": self.ties, "losses": self.losses,
+            "wins": self.wins, "ties": self.ties, "losses": self.losses, "unresolved": self.unresolved,
             "non_loss_rate": _round(self.non_loss_rate()),
             "tie_adjusted_win_rate": _round(self.tie_adjusted_win_rate()),
-            "non_loss_lower_bound": _round(clopper_pearson_lower(self.non_losses, self.n, confidence)),
+            "non_loss_lower_bound": _round(1.0 - upper_bound(self.n - self.non_losses, self.n, 1.0 - confidence))
+            if self.n else None,
             "lower_bound_confidence": confidence,
         }
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def _log_mixture_martingale(s: int, f: int, p: float) -> float:
+    """log of the two-sided Beta(1,1) mixture martingale at p: B(s+1, f+1) / (p^s (1-p)^f)."""
+    if p <= 0.0 or p >= 1.0:
+        return math.inf
+    return special.betaln(s + 1.0, f + 1.0) - (s * math.log(p) + f * math.log1p(-p))
+
+def mixture_cs(k: int, n: int, alpha: float) -> tuple[float, float]:
+    """Time-uniform (1 - alpha) confidence sequence for a proportion after k successes in n.
+
+    The set {p : mixture martingale at p < 1/alpha} (Robbins' beta-binomial mixture, Ville's
+    inequality): valid at any stopping time, unlike a Clopper-Pearson interval taken at the stop.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    limit = math.log(1.0 / alpha)
+    centre = k / n
+
+    def inside(p: float) -> bool:
+        return _log_mixture_martingale(k, n - k, p) < limit
+
+    def edge(outside: float, inner: float) -> float:
+        for _ in range(60):
+            mid = 0.5 * (outside + inner)
+            if inside(mid):
+                inner = mid
+            else:
+                outside = mid
+        return inner
+
+    inner = min(max(centre, 1e-12), 1 - 1e-12)
+    low = 0.0 if inside(1e-12) else edge(0.0, inner)
+    high = 1.0 if inside(1 - 1e-12) else edge(1.0, inner)
+    return low, high
+
+
+
+def _log_e_below(bad: int, good: int, bar: float) -> float:
+    """log e-value against "bad rate >= bar" (the loss test's mixture, alternatives over [0, bar))."""
+    return _log_mixture(bad, good, 0.0, bar) - (bad * math.log(bar) + good * math.log1p(-bar))
+
+
+def upper_bound(bad: int, n: int, alpha: float) -> float:
+    """Anytime-valid upper confidence bound on the bad rate: the smallest bar the loss test rejects.
+
+    The bars not rejected form a confidence sequence (each bar's e-process crosses 1/alpha with
+    probability at most alpha when it is the truth), so the bound holds at any stopping time and
+    agrees with the decision: a switch on the loss test means the bound is below ``max_loss``.
+    """
+    if n <= 0:
+        return 1.0
+    limit = math.log(1.0 / alpha)
+    lo, hi = bad / n, 1.0 - 1e-9
+    if _log_e_below(bad, n - bad, hi) < limit:
+        return 1.0
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if mid <= 0.0 or _log_e_below(bad, n - bad, mid) < limit:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 def clopper_pearson_lower(k: int, n: int, confidence: float = 0.95) -> float | None:
@@ -175,7 +276,7 @@ class SPRT:
             raise RuntimeError(f"the test already decided {self.decision!r}")
         self.tally.add(outcome)
         p = self.params
-        self.llr += p.step_nonloss if outcome != LOSS else p.step_loss
+        self.llr += p.step_nonloss if outcome in (WIN, TIE) else p.step_loss  # unresolved counts as a loss
         self.trajectory.append(self.llr)
         self.decision = _decide(self.tally.n, p, self.llr >= p.upper, self.llr <= p.lower)
         return self.decision
@@ -222,7 +323,7 @@ class EProcess:
             raise RuntimeError(f"the test already decided {self.decision!r}")
         self.tally.add(outcome)
         p = self.params
-        s, f = self.tally.non_losses, self.tally.losses
+        s, f = self.tally.non_losses, self.tally.losses + self.tally.unresolved
         # against H0: q <= q0, mixing alternatives q in (q0, 1]
         self.log_e = _log_mixture(s, f, p.q0, 1.0) - (s * math.log(p.q0) + f * math.log1p(-p.q0))
         # against H0': q >= q1, mixing alternatives q in [0, q1)
@@ -303,6 +404,15 @@ def e_bh(e_values: Sequence[float], alpha: float) -> list[bool]:
             k_star = rank
     chosen = set(order[:k_star])
     return [i in chosen for i in range(m)]
+
+
+def group_alpha(alpha: float, version: int) -> float:
+    """Alpha of the ``version``-th test (1, 2, ...) of one request group: alpha * 6 / (pi^2 k^2).
+
+    The series sums to alpha, so all versions and candidates of a group together keep the
+    false-switch rate at or below alpha however often the analysis is restarted.
+    """
+    return alpha * 6.0 / (math.pi ** 2 * max(1, version) ** 2)
 
 
 def alpha_spending(m: int, alpha: float) -> float:

@@ -1,4 +1,4 @@
-"""Reading and writing the proof tables (migration 0200) and the captured prompts of a request group.
+"""Reading and writing the proof tables (migrations 0200, 0201) and the captured prompts of a request group.
 
 SQL lives in the module constants below with server-side parameters; nothing is formatted from
 user input. Comparison records use the keys of :func:`tokenproof.analytics.proof.route.comparison_record`.
@@ -21,6 +21,7 @@ __all__ = [
     "load_comparisons",
     "next_version",
     "save_route",
+    "used_prompt_refs",
 ]
 
 ROUTE_COLUMNS = ["RouteId", "Lineage", "Version", "ServiceName", "Feature", "PromptFingerprint",
@@ -53,6 +54,8 @@ _COMPARISON_FIELDS: list[tuple[str, str, Any, Any]] = [
     ("BaselineLatencyS", "baseline_latency_s", float, float),
     ("CandidateLatencyS", "candidate_latency_s", float, float),
     ("JudgeLatencyS", "judge_latency_s", float, float),
+    ("ErrorKind", "error_kind", str, str), ("Reason", "reason", str, str),
+    ("JudgeCalls", "judge_calls", int, int),
 ]
 
 SELECT_ROUTE = f"SELECT {', '.join(ROUTE_COLUMNS)} FROM proof_routes FINAL WHERE RouteId = {{route:String}}"
@@ -65,7 +68,14 @@ SELECT_COMPARISONS = (
     + ", ".join(c for c, *_ in _COMPARISON_FIELDS)
     + " FROM proof_comparisons WHERE RouteId = {route:String} ORDER BY Seq"
 )
-# Captured product prompts of one request group (content capture on), oldest first.
+# Prompts already compared on any version of one (request group, candidate): never drawn again.
+SELECT_USED_PROMPTS = """
+SELECT DISTINCT PromptRef FROM proof_comparisons
+WHERE RouteId IN (SELECT RouteId FROM proof_routes FINAL
+                  WHERE Lineage = {lineage:String} AND CandidateModel = {candidate:String})
+"""
+# Captured product prompts of one request group (content capture on) from a recent window, in a
+# seeded random order stratified by day: the k-th draw of every day comes before any (k+1)-th.
 SELECT_PROMPTS = """
 SELECT TraceId, SpanId, Timestamp, Provider, RequestModel, InputTokens, OutputTokens, CacheReadTokens,
        CostUSD, Priced, DurationNs,
@@ -81,7 +91,9 @@ WHERE TrafficClass = {product:String}
   AND RequestModel = {baseline:String}
   AND SpanAttributes['gen_ai.input.messages'] != ''
   AND StatusCode != 'Error'
-ORDER BY Timestamp
+  AND Timestamp >= now64(9) - toIntervalDay({days:UInt32})
+ORDER BY row_number() OVER (PARTITION BY toDate(Timestamp) ORDER BY cityHash64(TraceId, SpanId, {seed:UInt64})),
+         cityHash64(TraceId, SpanId, {seed:UInt64})
 LIMIT {limit:UInt32}
 """
 
@@ -148,12 +160,18 @@ def load_comparisons(store, route_id: str) -> list[dict]:
     return records
 
 
+def used_prompt_refs(store, lineage: str, candidate: str) -> set[str]:
+    return {row[0] for row in store.query_rows(SELECT_USED_PROMPTS, {"lineage": lineage, "candidate": candidate})}
+
+
 def captured_prompts(store, *, service: str, feature: str, fingerprint: str, baseline: str,
-                     limit: int) -> list[dict]:
-    """Replayable requests of a group: OpenAI chat bodies rebuilt from the captured span content."""
+                     limit: int, seed: int = 0, days: int = 14) -> list[dict]:
+    """Replayable requests of a group: OpenAI chat bodies rebuilt from the captured span content,
+    a seeded random sample of the last ``days`` days stratified by day."""
     rows = store.query_dicts(SELECT_PROMPTS, {
         "product": semconv.TRAFFIC_PRODUCT, "service": service or "", "feature": feature or "",
-        "fingerprint": fingerprint or "", "baseline": baseline, "limit": int(limit)})
+        "fingerprint": fingerprint or "", "baseline": baseline, "limit": int(limit), "seed": int(seed),
+        "days": int(days)})
     prompts = []
     for row in rows:
         body = _body(row)

@@ -41,7 +41,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", type=int, default=240, help="LLM calls the example app makes")
     parser.add_argument("--data-dir", default=None,
                         help="embedded store directory (default: a fresh temporary directory)")
-    parser.add_argument("--prove-prompts", type=int, default=80,
+    parser.add_argument("--prove-prompts", type=int, default=200,
                         help="prompts per feature replayed by the offline proof (0 to skip)")
     parser.add_argument("--keep", action="store_true", help="keep the service running until Ctrl-C")
 
@@ -184,7 +184,7 @@ def run(name: str, args: argparse.Namespace) -> int:
         _tokenproof("candidates", env=env)
         _section("   judged shadow run: marketing-quiz, gpt-4o -> gpt-4o-mini, on its captured prompts")
         _tokenproof("shadow", "--feature", "marketing-quiz", "--baseline", "gpt-4o", "--candidate", "gpt-4o-mini",
-                    "--judge", JUDGE, "--budget-usd", "2", "--limit", "200", env=env)
+                    "--judge", JUDGE, "--budget-usd", "2", "--limit", "200", "--wait", env=env)
         _section("   recommendations")
         _tokenproof("recommendations", env=env)
 

@@ -21,7 +21,28 @@ from pathlib import Path
 
 from tokenproof_devkit.provider.corpus import get_corpus
 
-__all__ = ["gsm8k_batch_lines", "support_app_inputs", "write_gsm8k_batch", "write_support_app_inputs"]
+__all__ = ["SUSPECT_LABELS", "gsm8k_batch_lines", "support_app_inputs", "trusted", "write_gsm8k_batch",
+           "write_support_app_inputs"]
+
+# Recorded labels that are upstream artefacts, not model quality: the recorded GPT-4 correctness on
+# these MMLU subjects is far below GPT-4's published scores (3% on high-school mathematics, against
+# 39% or more everywhere else and an 81% average), the signature of a failed answer extraction for
+# numeric options upstream. Neither the demo nor the decision benchmark relies on them.
+SUSPECT_LABELS: dict[str, str] = {
+    "mmlu:high_school_mathematics": "recorded GPT-4 correctness 3% (upstream answer extraction failed)",
+    "mmlu:college_chemistry": "recorded GPT-4 correctness 48%, below Mixtral's (numeric options; extraction suspect)",
+    "mmlu:college_mathematics": "recorded GPT-4 correctness 39% (numeric options; extraction suspect)",
+    "mmlu:college_physics": "recorded GPT-4 correctness 49% (numeric options; extraction suspect)",
+    "mmlu:high_school_physics": "recorded GPT-4 correctness 56% (numeric options; extraction suspect)",
+    "mmlu:elementary_mathematics": "recorded GPT-4 correctness 56% (numeric options; extraction suspect)",
+    "mmlu:abstract_algebra": "recorded GPT-4 correctness 46% (numeric options; extraction suspect)",
+}
+
+
+def trusted(feature: str) -> bool:
+    """False for features whose recorded labels are flagged as upstream artefacts."""
+    return feature not in SUSPECT_LABELS
+
 
 MMLU_SYSTEM = "Answer the multiple-choice question with the letter of the correct option."
 SYSTEM = "Solve the grade-school maths problem step by step. End with a line '#### <number>'."
@@ -36,6 +57,8 @@ SUPPORT_APP_FEATURES = {
 def gsm8k_batch_lines(n: int = 60, seed: int = 0, model: str = "gpt-4-1106-preview",
                       feature: str = "gsm8k") -> list[dict]:
     """Batch lines for ``n`` random questions of one recorded feature ("gsm8k", "mmlu:<subject>")."""
+    if not trusted(feature):
+        raise ValueError(f"{feature}: {SUSPECT_LABELS[feature]}; choose another feature")
     records = [r for r in get_corpus().records if r.feature == feature]
     chosen = random.Random(seed).sample(records, min(n, len(records)))
     system = SYSTEM if feature == "gsm8k" else MMLU_SYSTEM
@@ -88,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     inputs.add_argument("--per-feature", type=int, default=120)
     args = parser.parse_args(argv)
     if args.what == "batch":
-        print(write_gsm8k_batch(Path(args.path), n=args.n, features=("gsm8k", "mmlu:high_school_mathematics")))
+        print(write_gsm8k_batch(Path(args.path), n=args.n, features=("gsm8k", "mmlu:world_religions")))
     else:
         print(write_support_app_inputs(Path(args.path), per_feature=args.per_feature))
     return 0

@@ -19,7 +19,7 @@ import pytest
 from tokenproof import semconv as sc
 from tokenproof import settings
 from tokenproof.instrumentation import TokenproofInstrumentor
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.provider.testing import run_provider
 
 from .test_end_to_end import APP, ROOT, Receiver, _attrs
 

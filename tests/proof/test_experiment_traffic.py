@@ -47,13 +47,15 @@ def test_shadow_and_judge_calls_carry_their_traffic_class(tmp_path):
 
 
 def test_a_position_biased_judge_makes_the_route_uninformative(tmp_path, capsys):
-    batch = write_gsm8k_batch(tmp_path / "b.jsonl", n=60, seed=2, features=("mmlu:high_school_mathematics",))
+    batch = write_gsm8k_batch(tmp_path / "b.jsonl", n=60, seed=2, features=("mmlu:marketing",))
     # the provider's judge answers [[A]] on every close call: pure position bias on ties
     with run_provider(judge_position_bias=1.0) as provider:
         code = main(["prove", str(batch), "--candidate", "mixtral-8x7b-instruct", "--base-url",
                      provider.base_url_openai, "--out", str(tmp_path / "out")])
     assert code == 0
     (route,) = json.loads((tmp_path / "out" / "report.json").read_text())["routes"]
-    assert route["swap_inconsistency_rate"] > 0.35
+    assert route["swap_inconsistency_rate"] > 0.2
+    # order disagreements are unresolved, never passes: above the cap the route is uninformative
+    assert route["unresolved_reasons"]["order_disagreement"] == route["unresolved"]
     assert route["decision"] == "uninformative" and route["uninformative"]
     assert "UNINFORMATIVE" in (tmp_path / "out" / "report.html").read_text()

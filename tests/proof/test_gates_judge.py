@@ -1,4 +1,4 @@
-"""Format gates, swap-and-tie, judge family refusal and the length-controlled win rate."""
+"""Format gates, both judge orders, unresolved pairs, judge family refusal and the length-controlled win rate."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from tokenproof.analytics.proof.judge import (
     JudgeFamilyError,
     build_prompt,
     combine_orders,
-    compare,
     model_family,
     parse_verdict,
     resolve_judge,
 )
 from tokenproof.analytics.proof.lengthctl import length_controlled
+from tokenproof.analytics.proof.pipeline import compare
 
 SCHEMA_REQUEST = {
     "model": "gpt-4o",
@@ -43,8 +43,13 @@ def _a(text="", **kw) -> Answer:
 def test_schema_gate_accepts_valid_json_and_names_the_failure():
     ok = check_format(SCHEMA_REQUEST, _a('{"category": "billing", "urgent": true}'))
     assert ok.valid, ok.failures
-    fenced = check_format(SCHEMA_REQUEST, _a('```json\n{"category": "bug", "urgent": false}\n```'))
-    assert fenced.valid
+    fenced = _a('```json\n{"category": "bug", "urgent": false}\n```')
+    # the app's own json.loads fails on a fence: a format failure unless the route tolerates it
+    assert not check_format(SCHEMA_REQUEST, fenced).valid
+    assert "fence" in check_format(SCHEMA_REQUEST, fenced).failures[0]
+    assert check_format(SCHEMA_REQUEST, fenced, tolerate_fence=True).valid
+    json_object = {**SCHEMA_REQUEST, "response_format": {"type": "json_object"}}
+    assert not check_format(json_object, fenced).valid
     bad_enum = check_format(SCHEMA_REQUEST, _a('{"category": "refund", "urgent": true}'))
     assert not bad_enum.valid and "category" in bad_enum.failures[0]
     missing = check_format(SCHEMA_REQUEST, _a('{"category": "bug"}'))
@@ -91,27 +96,73 @@ class ScriptedJudge:
         return Answer(model="judge", text=f"Reasoning...\n[[{self.rule(a, b)}]]")
 
 
-def test_swap_and_tie_wins_only_when_both_orders_agree():
+def test_refusals_with_typographic_apostrophes_and_common_phrasings_fail():
+    req = {"messages": [{"role": "user", "content": "Summarise the attached contract."}]}
+    base = _a("The contract sets a 12-month term with a 30-day notice period.")
+    for text in ("I\u2019m sorry, but I can\u2019t assist with that.", "I'm unable to help with that request.",
+                 "As an AI language model, I cannot review legal documents.", "I am not able to provide that.",
+                 "Sorry, I won\u2019t be able to do that."):
+        verdict = check_format(req, _a(text), baseline=base)
+        assert "refusal where the baseline answered" in verdict.failures, text
+
+
+def test_repetition_loops_and_wrong_language_fail():
+    req = {"messages": [{"role": "user", "content": "Explain in two sentences why the sky looks blue to us."}]}
+    base = _a("Sunlight scatters off air molecules, and blue light scatters the most, so the sky looks blue.")
+    loop = _a("The sky is blue because of scattering. " * 8)
+    assert "repetition loop" in check_format(req, loop, baseline=base).failures
+    chinese = _a("天空之所以是蓝色的，是因为阳光被空气分子散射，而蓝光散射得最多，所以我们看到蓝色的天空。")
+    assert any("another language" in f for f in check_format(req, chinese, baseline=base).failures)
+
+
+def test_both_orders_must_agree_and_disagreement_is_unresolved():
     req = {"messages": [{"role": "user", "content": "2+2?"}]}
     base, cand = _a("4", model="gpt-4o"), _a("The answer is 4.", model="mixtral")
     always_first = ScriptedJudge(lambda a, b: "A")  # pure position bias
     result = compare(req, base, cand, always_first)
-    assert result.outcome == "tie" and result.swap_consistent is False
-    assert (result.result_baseline_first, result.result_candidate_first) == ("loss", "win")
+    # an order disagreement never counts as a tie (a pass) for the candidate
+    assert result.outcome == "unresolved" and result.error_kind == "order_disagreement"
+    assert result.record["swap_consistent"] is False
+    assert (result.record["result_baseline_first"], result.record["result_candidate_first"]) == ("loss", "win")
     longer = ScriptedJudge(lambda a, b: "A" if len(a) > len(b) else "B")
     result = compare(req, base, cand, longer)
-    assert result.outcome == "win" and result.swap_consistent is True
+    assert result.outcome == "win" and result.record["swap_consistent"] is True
     assert len(longer.prompts) == 2
     # blind: no model names in what the judge reads
     assert all("gpt-4o" not in m[-1]["content"] and "mixtral" not in m[-1]["content"] for m in longer.prompts)
     assert combine_orders("loss", "loss") == ("loss", True)
-    assert combine_orders("win", "tie") == ("tie", False)
+    assert combine_orders("win", "tie") == ("unresolved", False)
 
 
 def test_format_failure_is_a_loss_without_asking_the_judge():
     judge = ScriptedJudge(lambda a, b: "B")
     result = compare(SCHEMA_REQUEST, _a('{"category": "bug", "urgent": false}'), _a("bug"), judge)
-    assert result.outcome == "loss" and result.decided_by == "format" and judge.prompts == []
+    assert result.outcome == "loss" and result.record["decided_by"] == "format" and judge.prompts == []
+
+
+def test_an_invalid_baseline_is_a_tie_not_a_free_win():
+    judge = ScriptedJudge(lambda a, b: "B")
+    result = compare(SCHEMA_REQUEST, _a("billing, I think"), _a('{"category": "billing", "urgent": true}'), judge)
+    assert result.outcome == "tie" and result.error_kind == "baseline_invalid" and judge.prompts == []
+
+
+def test_a_constant_answer_for_distinct_prompts_is_a_degenerate_loss():
+    from tokenproof.analytics.proof.pipeline import Pipeline
+    pipe = Pipeline(replayer=None, route="r", baseline_model="gpt-4o", candidate_model="cheap", judge_model="j")
+    judge = ScriptedJudge(lambda a, b: "B" if "thorough" in b else "A" if "thorough" in a else "C")
+    constant = "This is a thorough, well-structured and helpful answer that addresses every point you raised."
+    questions = {
+        "What is the capital of Australia?": "Canberra is the capital; Sydney is larger but not the capital.",
+        "How many legs does a spider have?": "Eight. Spiders are arachnids, not insects, which have six.",
+        "Who wrote Pride and Prejudice?": "Jane Austen wrote it; it was published in 1813.",
+        "What is the boiling point of water at sea level?": "100 degrees Celsius (212 F) at one atmosphere.",
+        "Translate 'thank you' into French.": "Merci (or 'merci beaucoup' for 'thank you very much').",
+        "What gas do plants absorb from the air?": "Carbon dioxide, which photosynthesis turns into sugars.",
+    }
+    outcomes = [compare({"messages": [{"role": "user", "content": q}]}, _a(a), _a(constant), judge, pipeline=pipe)
+                for q, a in questions.items()]
+    assert [o.outcome for o in outcomes[:2]] == ["win", "win"]  # a judge alone is fooled
+    assert all(o.outcome == "loss" and o.error_kind == "degenerate" for o in outcomes[2:])
 
 
 def test_reference_guided_prompt_and_verdict_parsing():
@@ -123,6 +174,27 @@ def test_reference_guided_prompt_and_verdict_parsing():
     assert parse_verdict("no verdict") is None
 
 
+@pytest.mark.parametrize("reply,letter", [
+    ("Reasoning.\n[[ A ]]", "A"), ("so: [[b]]", "B"), ("[[tie]]", "C"), ("[[C]]", "C"),
+    ("After weighing both, Assistant A is better.", "A"), ('{"verdict": "B", "reason": "more complete"}', "B"),
+    ('```json\n{"winner": "tie"}\n```', "C"), ("Both are fine, it's a tie.", "C"),
+])
+def test_common_verdict_forms_parse(reply, letter):
+    assert parse_verdict(reply) == letter
+
+
+def test_reference_answers_come_from_the_recorded_baseline_when_checkable():
+    from tokenproof.analytics.proof.judge import reference_from_answer
+    assert "#### 18" in reference_from_answer("She sells 9 eggs at $2...\n#### 18")
+    assert reference_from_answer("The answer is (C).") == "The answer is C."
+    assert reference_from_answer("A poem about spring.") is None
+    seen = []
+    judge = ScriptedJudge(lambda a, b: "C")
+    compare({"messages": [{"role": "user", "content": "eggs?"}]}, _a("So 9 * 2 = 18.\n#### 18"),
+            _a("#### 18"), lambda m: (seen.append(m), judge(m))[1])
+    assert "[The Start of Reference Answer]" in seen[0][-1]["content"]
+
+
 def test_judge_of_the_candidates_family_is_refused():
     assert model_family("gpt-4o-mini") == model_family("gpt-4-1106-preview") == "gpt"
     assert model_family("mistralai/Mixtral-8x7B-Instruct-v0.1") == "mistral"
@@ -132,6 +204,17 @@ def test_judge_of_the_candidates_family_is_refused():
         resolve_judge("gpt-4o", "gpt-4o-mini")
     with pytest.raises(JudgeFamilyError, match="--judge"):
         resolve_judge("gpt-4o", "claude-haiku-4-5", judge="claude-opus-4")
+
+
+@pytest.mark.parametrize("judge,candidate", [
+    ("gpt-4o", "ft:gpt-4o-mini-2024-07-18:acme::abc123"),
+    ("mistral-large-latest", "accounts/fireworks/models/mixtral-8x7b-instruct"),
+    ("claude-sonnet-4-5", "bedrock/anthropic.claude-3-haiku-20240307-v1:0"),
+    ("gpt-4o", "azure/gpt-4o-mini"),
+])
+def test_namespaced_and_fine_tuned_candidates_are_of_their_base_family(judge, candidate):
+    with pytest.raises(JudgeFamilyError):
+        resolve_judge("gpt-4o", candidate, judge=judge)
 
 
 def test_length_controlled_win_rate_removes_a_pure_length_preference():
@@ -158,23 +241,69 @@ def test_length_controlled_keeps_a_real_preference():
     assert abs(lc.lc_win_rate - lc.raw_win_rate) < 0.03 and not lc.length_explains_verdicts
 
 
-def test_a_failed_or_verdictless_judge_is_not_a_tie():
-    from tokenproof.analytics.proof.judge import JudgeFailed
+def test_a_failed_truncated_refused_or_verdictless_judge_is_unresolved_after_one_retry():
     req = {"messages": [{"role": "user", "content": "2+2?"}]}
-    with pytest.raises(JudgeFailed, match="no \\[\\[A\\]\\]"):
-        compare(req, _a("4"), _a("four"), lambda messages: Answer(model="judge", text="Both fine."))
-    with pytest.raises(JudgeFailed, match="HTTP 503"):
-        compare(req, _a("4"), _a("four"), lambda messages: Answer(model="judge", error="HTTP 503"))
+    calls = []
+
+    def replies(answer):
+        def judge(messages):
+            calls.append(messages)
+            return answer
+        return judge
+    cases = [(Answer(model="j", text="Both fine."), "judge_unparseable"),
+             (Answer(model="j", error="HTTP 503"), "judge_error"),
+             (Answer(model="j", text="Thinking about A... [[A]] tentatively, but", finish_reason="length"),
+              "judge_truncated"),
+             (Answer(model="j", text="I'm sorry, but I can't help with comparing these."), "judge_refused")]
+    for answer, kind in cases:
+        calls.clear()
+        result = compare(req, _a("4"), _a("four"), replies(answer))
+        assert (result.outcome, result.error_kind) == ("unresolved", kind)
+        assert len(calls) == 2  # one retry, with the strict verdict-only instruction
+        assert "exactly one line" in calls[1][0]["content"]
+        assert result.record["judge_calls"] == 2
+
+
+def test_a_strict_retry_rescues_a_reply_without_a_verdict():
+    req = {"messages": [{"role": "user", "content": "2+2?"}]}
+    replies = iter(["Both seem fine to me.", "[[C]]", "[[C]]"])
+    result = compare(req, _a("4"), _a("4."), lambda m: Answer(model="j", text=next(replies)))
+    assert result.outcome == "tie" and result.record["judge_calls"] == 3
+
+
+def test_judge_sampling_per_model():
+    from tokenproof.analytics.proof.judge import judge_sampling
+    assert judge_sampling("gpt-4o") == {"temperature": 0, "max_tokens": 1024}
+    assert "temperature" not in judge_sampling("o3-mini") and judge_sampling("o3-mini")["max_completion_tokens"] >= 4096
+    assert "temperature" not in judge_sampling("openai/gpt-5")
 
 
 def test_any_change_of_a_route_part_is_a_new_version():
     from tokenproof.analytics.proof.route import lineage_id, route_id
-    base = ({"feature": "faq"}, "gpt-4o", "gpt-4o-mini", "", "claude-sonnet-4")
+    from tokenproof.analytics.proof.sequential import Params
+    base = ({"feature": "faq"}, "gpt-4o", "gpt-4o-mini", "", "claude-sonnet-4", Params())
     ids = {route_id(*base)}
-    for index, changed in enumerate([{"feature": "faq2"}, "gpt-4.1", "gpt-4.1-mini", "prompt-hash-2", "claude-opus-4"]):
+    for index, changed in enumerate([{"feature": "faq2"}, "gpt-4.1", "gpt-4.1-mini", "prompt-hash-2", "claude-opus-4",
+                                     Params(max_loss=0.2)]):
         parts = list(base)
         parts[index] = changed
         ids.add(route_id(*parts))
-    assert len(ids) == 6  # the base and five different versions
+    assert len(ids) == 7  # the base and six different versions: re-reading with other parameters is one
     assert route_id(*base) == route_id(*base)
     assert lineage_id({"feature": "faq"}, "gpt-4o-mini") == lineage_id({"feature": "faq"}, "gpt-4o-mini")
+
+
+def test_a_failed_baseline_is_unresolved_not_dropped():
+    from tokenproof.analytics.proof.pipeline import Pipeline
+    pipe = Pipeline(replayer=None, route="r", baseline_model="gpt-4o", candidate_model="cheap", judge_model="j")
+    result = pipe.run({"messages": [{"role": "user", "content": "hi"}]}, request_ref="x",
+                      baseline=Answer(model="gpt-4o", error="APIConnectionError: timed out"))
+    assert (result.outcome, result.error_kind) == ("unresolved", "baseline_failed")
+    assert "timed out" in result.reason and result.record["outcome"] == "unresolved"
+
+
+def test_upstream_artefact_labels_are_not_used_for_examples():
+    from tokenproof_devkit.examples import SUSPECT_LABELS, gsm8k_batch_lines, trusted
+    assert not trusted("mmlu:high_school_mathematics") and "mmlu:college_chemistry" in SUSPECT_LABELS
+    with pytest.raises(ValueError, match="upstream"):
+        gsm8k_batch_lines(5, feature="mmlu:high_school_mathematics")

@@ -1,4 +1,4 @@
-"""The sequential decision reproduces the numbers in proof-procedure.md section 4."""
+"""The sequential decision reproduces the numbers documented for the non-loss SPRT (docs/proof.md)."""
 
 from __future__ import annotations
 
@@ -103,8 +103,31 @@ def test_reported_rates_and_clopper_pearson_bound():
     tally = sq.Tally(wins=10, ties=20, losses=0)
     summary = tally.summary()
     assert summary["tie_adjusted_win_rate"] == pytest.approx(20 / 30, abs=1e-4)
-    assert summary["non_loss_lower_bound"] == pytest.approx(0.905, abs=0.001)  # 30/30 -> 0.905
+    assert sq.clopper_pearson_lower(30, 30) == pytest.approx(0.905, abs=0.001)
     assert sq.clopper_pearson_lower(29, 30) == pytest.approx(0.851, abs=0.001)
+    # the reported bound is the confidence sequence: below the fixed-n bound computed at the stop
+    assert summary["non_loss_lower_bound"] < 0.905
+
+
+def test_the_printed_bound_is_valid_after_stopping():
+    """57/60 printed 0.876 (Clopper-Pearson at the stopping time), above a q0 of 0.85."""
+    assert sq.clopper_pearson_lower(57, 60) == pytest.approx(0.876, abs=0.001)
+    assert 1 - sq.upper_bound(3, 60, 0.05) == pytest.approx(0.833, abs=0.001)  # the reported, anytime-valid bound
+    assert sq.Tally(wins=20, ties=37, losses=3).summary()["non_loss_lower_bound"] == pytest.approx(0.833, abs=0.001)
+    low, high = sq.mixture_cs(57, 60, 0.05)
+    assert low < 0.85 < sq.clopper_pearson_lower(57, 60) and high > 0.95
+    # time-uniform coverage: over whole streams at q = 0.86, the sequence excludes q rarely
+    import random
+    misses = 0
+    for seed in range(200):
+        rng = random.Random(seed)
+        k = 0
+        for n in range(1, 301):
+            k += rng.random() < 0.86
+            if n % 10 == 0 and not (1 - sq.upper_bound(n - k, n, 0.05) <= 0.86):
+                misses += 1
+                break
+    assert misses <= 10
 
 
 def test_fixed_size_test_needs_more_than_the_sprt_on_average():

@@ -1,8 +1,9 @@
 """Mining, shadow runs and recommendations through the service API on a real chDB store.
 
 Product traffic is inserted as the exporter would write it (captured content on), the shadow run
-replays it on the candidate through the real openai SDK against the local provider, and the judge
-(the baseline's model) answers through the provider's judge mode.
+(a background job) replays it on the candidate through the real openai SDK against the local
+provider, configured as the service's endpoint, and the judge (the baseline's model) answers through
+the provider's judge mode.
 """
 
 from __future__ import annotations
@@ -48,20 +49,38 @@ def _span(record, *, feature, model, when, fingerprint, service="shop", capture=
 
 
 @pytest.fixture()
-def service(tmp_path):
+def service(tmp_path, monkeypatch):
     store = Store.open(data_dir=tmp_path / "data")
     app = create_app(store, api_token=TOKEN)
     assert app.state.api_routers.get("proof") == "ok"  # mounted through the tokenproof.api entry point
     with TestClient(app, client=("127.0.0.1", 50000)) as client, run_provider() as provider:
+        # provider endpoints are service configuration, never request fields
+        monkeypatch.setenv("TOKENPROOF_PROOF_BASE_URL", provider.base_url_openai)
+        monkeypatch.setenv("TOKENPROOF_PROOF_ANTHROPIC_BASE_URL", provider.base_url_anthropic)
+        monkeypatch.setenv("TOKENPROOF_PROOF_PORTFOLIO_ROUTES", "1")
         yield store, client, provider
     store.close()
 
 
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _run(client, body) -> dict:
+    """Start a background shadow run and wait for its result."""
+    started = client.post("/api/v1/shadow-runs", json=body, headers=AUTH)
+    assert started.status_code == 202, started.text
+    job = started.json()
+    assert job["state"] == "running" and job["job_id"].startswith("job_")
+    done = client.get(f"/api/v1/shadow-runs/{job['job_id']}", params={"wait_s": 240}).json()
+    assert done["state"] == "done", done
+    return done["result"]
+
+
 def _traffic(store, now):
-    records = [r for r in get_corpus().records if r.feature == "mmlu:high_school_mathematics"][:90]
+    records = [r for r in get_corpus().records if r.feature == "mmlu:world_religions"][:160]
     tiny = [r for r in get_corpus().records if r.feature == "mmlu:marketing"][:3]
     spans = [_span(r, feature="math-tutor", model=GPT4, fingerprint="fp-math",
-                   when=now - dt.timedelta(hours=2 * i)) for i, r in enumerate(records)]
+                   when=now - dt.timedelta(hours=i)) for i, r in enumerate(records)]
     spans += [_span(r, feature="rare-report", model=GPT4, fingerprint="fp-rare",
                     when=now - dt.timedelta(days=10 * i), tokens=(3000, 800), cost=0.054) for i, r in enumerate(tiny)]
     # experiment traffic must never be mined as product demand
@@ -86,7 +105,7 @@ def test_mining_proposes_cheaper_candidates_and_flags_tiny_groups(service, monke
     assert private["unpriced_calls"] == 3 and private["cost_usd"] == 0 and private["baseline_cost_per_call_usd"] is None
     assert private["candidates"] == []
     math = by_feature["math-tutor"]
-    assert math["calls"] == 90 and math["baseline_model"] == GPT4 and math["captured_calls"] == 90
+    assert math["calls"] == 160 and math["baseline_model"] == GPT4 and math["captured_calls"] == 160
     assert math["mean_input_tokens"] == 400 and math["output_format"] == "text"
     assert not math["too_small"] and math["candidates"]
     for cand in math["candidates"]:
@@ -100,18 +119,15 @@ def test_mining_proposes_cheaper_candidates_and_flags_tiny_groups(service, monke
 
 
 def test_shadow_run_stores_judged_comparisons_in_both_orders_and_recommends(service):
-    store, client, provider = service
+    store, client, _provider = service
     _traffic(store, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     body = {"service": "shop", "feature": "math-tutor", "fingerprint": "fp-math", "baseline": GPT4,
-            "candidate": "mixtral-8x7b-instruct", "base_url": provider.base_url_openai, "limit": 80,
-            "budget_usd": 5.0}
+            "candidate": "mixtral-8x7b-instruct", "limit": 160, "budget_usd": 5.0, "seed": 7}
     assert client.post("/api/v1/shadow-runs", json=body).status_code == 401  # writes need the token
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    run = client.post("/api/v1/shadow-runs", json=body, headers=auth)
-    assert run.status_code == 200, run.text
-    result = run.json()
+    result = _run(client, body)
     assert result["judge"] == GPT4 and result["decision"] == "switch" and result["status"] == "switch"
     assert result["n"] >= 30 and result["new_comparisons"] == result["n"] and result["spent_usd"] > 0
+    assert result["sample_seed"] == 7 and result["meaning"].startswith("SWITCH means:")
 
     detail = client.get(f"/api/v1/routes/{result['route_id']}/comparisons").json()
     comparisons = detail["comparisons"]
@@ -120,44 +136,75 @@ def test_shadow_run_stores_judged_comparisons_in_both_orders_and_recommends(serv
     assert first["verdict_baseline_first"] in {"A", "B", "C"} and first["verdict_candidate_first"] in {"A", "B", "C"}
     assert first["baseline_output"] and first["candidate_output"] and first["baseline_recorded"]
     assert first["candidate_cost_usd"] > 0 and first["judge_cost_usd"] > 0 and first["length_ratio"] > 0
+    assert first["judge_calls"] == 2 and first["error_kind"] == ""
     assert [c["seq"] for c in comparisons] == list(range(len(comparisons)))
+    # random, day-stratified sample: not the oldest prompts first
+    stamps = [c["request_ref"] for c in comparisons]
+    assert len(set(stamps)) == len(stamps)
 
     # the decided route does not spend more
-    again = client.post("/api/v1/shadow-runs", json=body, headers=auth).json()
+    again = _run(client, body)
     assert again["new_comparisons"] == 0 and again["stop_reason"] == "decided"
 
     recs = client.get("/api/v1/recommendations").json()
     (rec,) = recs["recommendations"]
     assert rec["route_id"] == result["route_id"] and rec["candidate"] == "mixtral-8x7b-instruct"
-    assert rec["monthly_saving_usd"] > 0 and rec["confidence"]["non_loss_lower_bound"] >= 0.85
+    assert rec["monthly_saving_usd"] > 0 and rec["confidence"]["loss_rate_upper_bound"] < 0.15
+    assert rec["portfolio_switch"] and rec["meaning"].startswith("SWITCH means:")
     assert rec["evidence"].endswith("/comparisons")
 
 
-def test_changing_the_judge_is_a_new_route_version_with_fresh_evidence(service):
-    store, client, provider = service
+def test_new_versions_spend_the_groups_alpha_and_never_reuse_its_prompts(service):
+    store, client, _provider = service
     _traffic(store, dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    body = {"feature": "math-tutor", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct",
-            "base_url": provider.base_url_openai, "limit": 5}
-    first = client.post("/api/v1/shadow-runs", json=body, headers=auth).json()
-    second = client.post("/api/v1/shadow-runs", json={**body, "judge": "claude-sonnet-4-5",
-                                                       "anthropic_base_url": provider.base_url_anthropic},
-                         headers=auth).json()
+    body = {"feature": "math-tutor", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct", "limit": 5}
+    first = _run(client, body)
+    second = _run(client, {**body, "judge": "claude-sonnet-4-5"})
     assert first["route_id"] != second["route_id"]
     assert (first["version"], second["version"]) == (1, 2)
     assert second["n"] == 5 and second["judge"] == "claude-sonnet-4-5"
-    refused = client.post("/api/v1/shadow-runs", json={**body, "judge": "mistral-large-latest"}, headers=auth)
+    # re-reading the same evidence with other parameters is a new version too, at a smaller alpha
+    third = _run(client, {**body, "max_loss": 0.3, "margin": 0.2})
+    assert third["version"] == 3 and third["route_id"] not in {first["route_id"], second["route_id"]}
+    assert first["alpha_spent"] > second["alpha_spent"] > third["alpha_spent"]
+    assert sum(sq_alpha for sq_alpha in (first["alpha_spent"], second["alpha_spent"], third["alpha_spent"])) < 0.05
+    refs = [{c["prompt_ref"] for c in client.get(f"/api/v1/routes/{r['route_id']}/comparisons").json()["comparisons"]}
+            for r in (first, second, third)]
+    assert not (refs[0] & refs[1]) and not (refs[0] & refs[2]) and not (refs[1] & refs[2])
+    refused = client.post("/api/v1/shadow-runs", json={**body, "judge": "mistral-large-latest"}, headers=AUTH)
     assert refused.status_code == 422 and "family" in refused.json()["detail"]
 
 
 def test_budget_stops_the_shadow_run(service):
-    store, client, provider = service
+    store, client, _provider = service
     _traffic(store, dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    body = {"feature": "math-tutor", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct",
-            "base_url": provider.base_url_openai, "limit": 80, "budget_usd": 0.05}
-    result = client.post("/api/v1/shadow-runs", json=body, headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    body = {"feature": "math-tutor", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct", "limit": 80,
+            "budget_usd": 0.05}
+    result = _run(client, body)
     assert result["stop_reason"] == "budget exhausted" and result["status"] == "budget_exhausted"
     assert 0 < result["n"] < 30 and result["spent_usd"] >= 0.05
+
+
+def test_a_shadow_run_can_be_cancelled_and_reports_progress(tmp_path, monkeypatch):
+    store = Store.open(data_dir=tmp_path / "data")
+    try:
+        app = create_app(store, api_token=TOKEN)
+        with TestClient(app, client=("127.0.0.1", 50000)) as client, run_provider(latency_ms=150) as provider:
+            monkeypatch.setenv("TOKENPROOF_PROOF_BASE_URL", provider.base_url_openai)
+            _traffic(store, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+            body = {"feature": "math-tutor", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct", "limit": 100}
+            job = client.post("/api/v1/shadow-runs", json=body, headers=AUTH).json()
+            assert client.post(f"/api/v1/shadow-runs/{job['job_id']}/cancel").status_code == 401
+            cancelled = client.post(f"/api/v1/shadow-runs/{job['job_id']}/cancel", headers=AUTH).json()
+            assert cancelled["cancel_requested"]
+            done = client.get(f"/api/v1/shadow-runs/{job['job_id']}", params={"wait_s": 120}).json()
+            assert done["state"] == "cancelled" and done["result"]["stop_reason"] == "cancelled"
+            assert done["result"]["n"] < 100
+            listed = client.get("/api/v1/shadow-runs").json()["jobs"]
+            assert [j["job_id"] for j in listed] == [job["job_id"]]
+            assert client.get("/api/v1/shadow-runs/job_nope").status_code == 404
+    finally:
+        store.close()
 
 
 @pytest.fixture()
@@ -199,10 +246,14 @@ def test_cli_commands_go_through_the_service(live_service, capsys, monkeypatch):
     assert main(["candidates"]) == 0
     out = capsys.readouterr().out
     assert "math-tutor" in out and "per month" in out and "too small to decide" in out
+    monkeypatch.setenv("TOKENPROOF_PROOF_BASE_URL", provider.base_url_openai)
+    monkeypatch.setenv("TOKENPROOF_PROOF_PORTFOLIO_ROUTES", "1")
     assert main(["shadow", "--feature", "math-tutor", "--baseline", GPT4, "--candidate", "mixtral-8x7b-instruct",
-                 "--base-url", provider.base_url_openai, "--limit", "80"]) == 0
+                 "--limit", "160", "--wait"]) == 0
     out = capsys.readouterr().out
-    assert "SWITCH after" in out
+    assert "SWITCH after" in out and "SWITCH means:" in out
+    assert main(["shadow-status"]) == 0
+    assert "done" in capsys.readouterr().out
     assert main(["recommendations"]) == 0
     out = capsys.readouterr().out
     assert f"{GPT4} -> mixtral-8x7b-instruct" in out and "saves $" in out
@@ -210,15 +261,58 @@ def test_cli_commands_go_through_the_service(live_service, capsys, monkeypatch):
 
 def test_shadow_run_on_uploaded_requests(service):
     from tokenproof_devkit.examples import gsm8k_batch_lines
-    _store, client, provider = service
-    lines = gsm8k_batch_lines(60, seed=4, feature="mmlu:high_school_mathematics")
+    _store, client, _provider = service
+    lines = gsm8k_batch_lines(30, seed=4, feature="mmlu:world_religions")
     body = {"feature": "homework", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct",
-            "base_url": provider.base_url_openai, "limit": 60, "requests": lines}
-    result = client.post("/api/v1/shadow-runs", json=body, headers={"Authorization": f"Bearer {TOKEN}"}).json()
-    assert result["decision"] == "switch" and result["new_comparisons"] == result["n"] >= 30
+            "limit": 40, "requests": lines + lines[:10]}  # duplicates are skipped
+    result = _run(client, body)
+    assert result["new_comparisons"] == result["n"] == 30 and result["duplicates_skipped"] == 10
     comparisons = client.get(f"/api/v1/routes/{result['route_id']}/comparisons").json()["comparisons"]
     assert not comparisons[0]["baseline_recorded"] and comparisons[0]["baseline_cost_usd"] > 0
     assert comparisons[0]["request_ref"] == lines[0]["custom_id"]
     bad = client.post("/api/v1/shadow-runs", json={**body, "requests": [{"body": {}}]},
                       headers={"Authorization": f"Bearer {TOKEN}"})
     assert bad.status_code == 422 and "line 1" in bad.json()["detail"]
+
+
+def test_a_caller_chosen_base_url_is_refused_and_no_credential_leaves(service, monkeypatch):
+    """The old request shape sent the service's own OPENAI_API_KEY to a URL the caller picked."""
+    import http.server
+    import threading
+
+    from tokenproof_devkit.examples import gsm8k_batch_lines
+    from tokenproof_devkit.provider.testing import bind_socket
+    _store, client, _provider = service
+    seen: list[str] = []
+
+    class Listener(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(self.headers.get("Authorization", "") + self.headers.get("x-api-key", ""))
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    sock = bind_socket()
+    server = http.server.HTTPServer(("127.0.0.1", 0), Listener, bind_and_activate=False)
+    server.socket = sock
+    sock.listen()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-canary-123")
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-canary-456")
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+        body = {"feature": "homework", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct", "limit": 3,
+                "requests": gsm8k_batch_lines(3, seed=4, feature="mmlu:marketing")}
+        for field in ({"base_url": url}, {"anthropic_base_url": url, "judge": "claude-sonnet-4-5"}):
+            refused = client.post("/api/v1/shadow-runs", json={**body, **field}, headers=AUTH)
+            assert refused.status_code == 422
+            assert "service settings" in refused.text and "endpoint" in refused.text
+        unknown = client.post("/api/v1/shadow-runs", json={**body, "endpoint": url}, headers=AUTH)
+        assert unknown.status_code == 422 and "unknown endpoint" in unknown.text
+        assert client.get("/api/v1/shadow-runs").json()["jobs"] == []
+        assert seen == []  # nothing, and no canary key, ever reached the caller's URL
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -30,6 +30,7 @@ __all__ = [
     "ModelInfo",
     "family",
     "lookup",
+    "judge_max_tokens",
     "pricing_provider_id",
     "provider_for_url",
     "same_family",
@@ -121,9 +122,9 @@ _REASONING = re.compile(
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]", "host.docker.internal")
 _VERTEX_HOST = "aiplatform.googleapis.com"
 
-# judge defaults: a judge answers in a few sentences; a reasoning model needs room to reason first
-_JUDGE_MAX_TOKENS = 512
-_REASONING_JUDGE_MAX_TOKENS = 4096
+# A judge writes a short explanation before its verdict; a reasoning model spends tokens thinking first.
+_JUDGE_MAX_TOKENS = 1024
+_REASONING_JUDGE_MAX_TOKENS = 8192
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,12 @@ class ModelInfo:
 
     @property
     def judge_max_tokens(self) -> int:
-        return _REASONING_JUDGE_MAX_TOKENS if self.reasoning else _JUDGE_MAX_TOKENS
+        return judge_max_tokens(self.reasoning)
+
+
+def judge_max_tokens(reasoning: bool) -> int:
+    """Output-token budget of a judge call: a verdict with its explanation, or reasoning first."""
+    return _REASONING_JUDGE_MAX_TOKENS if reasoning else _JUDGE_MAX_TOKENS
 
 
 def pricing_provider_id(provider: str | None) -> str | None:

@@ -27,7 +27,7 @@ from tokenproof.analytics.proof.prove import BatchFileError
 from tokenproof.analytics.proof.recommend import recommendations, route_alpha_of, route_params, route_states
 from tokenproof.analytics.proof.sequential import Params
 from tokenproof.analytics.proof.shadow import ShadowSpec, evidence_for, run_shadow, uploaded_prompts
-from tokenproof.collector.auth import require_api_token
+from tokenproof.collector.auth import require_api_token, require_content_scope
 
 __all__ = ["router"]
 
@@ -147,7 +147,7 @@ def routes(request: Request) -> dict:
     return {"routes": route_states(request.app.state.store)}
 
 
-@router.get("/routes/{route_id}/comparisons")
+@router.get("/routes/{route_id}/comparisons", dependencies=[Depends(require_content_scope)])
 def route_comparisons(request: Request, route_id: str) -> dict:
     store = request.app.state.store
     route = proof_store.get_route(store, route_id)

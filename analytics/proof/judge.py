@@ -152,13 +152,20 @@ _REASONING = ("o1", "o3", "o4", "gpt-5", "deepseek-r1", "deepseek-reasoner", "qw
 def judge_sampling(model: str) -> dict:
     """Request fields for a judge call on ``model``: temperature and the output-token budget.
 
-    One small function on purpose: the model catalogue's per-model judge defaults plug in here.
-    Reasoning models reject ``temperature`` and spend tokens before the verdict.
+    The limits are the model catalogue's (``tokenproof.catalogue``): reasoning models reject
+    ``temperature`` and spend tokens before the verdict. A model the catalogue does not know is
+    treated as a reasoning model when its name says so.
     """
+    info = catalogue.lookup(model)
     name = model.lower().rpartition("/")[2]
-    if name.startswith(_REASONING) or "reasoning" in name or "thinking" in name:
-        return {"max_completion_tokens": 8192}
-    return {"temperature": 0, "max_tokens": 1024}
+    if info is not None:
+        reasoning = info.reasoning
+    else:
+        reasoning = name.startswith(_REASONING) or "reasoning" in name or "thinking" in name
+    limit = catalogue.judge_max_tokens(reasoning)
+    if reasoning:
+        return {"max_completion_tokens": limit}
+    return {"temperature": 0, "max_tokens": limit}
 
 
 _MARKER = re.compile(r"\[\[\s*(A|B|C|TIE)\s*\]\]", re.I)

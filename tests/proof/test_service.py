@@ -129,7 +129,7 @@ def test_shadow_run_stores_judged_comparisons_in_both_orders_and_recommends(serv
     assert result["n"] >= 30 and result["new_comparisons"] == result["n"] and result["spent_usd"] > 0
     assert result["sample_seed"] == 7 and result["meaning"].startswith("SWITCH means:")
 
-    detail = client.get(f"/api/v1/routes/{result['route_id']}/comparisons").json()
+    detail = client.get(f"/api/v1/routes/{result['route_id']}/comparisons", headers=AUTH).json()
     comparisons = detail["comparisons"]
     assert len(comparisons) == result["n"]
     first = comparisons[0]
@@ -316,3 +316,9 @@ def test_a_caller_chosen_base_url_is_refused_and_no_credential_leaves(service, m
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_stored_comparisons_hold_prompts_and_answers_so_they_need_a_read_token(service):
+    _store, client, _provider = service
+    refused = client.get("/api/v1/routes/any-route/comparisons")
+    assert refused.status_code == 401 and "read-scope token" in refused.json()["detail"]

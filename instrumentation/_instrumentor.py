@@ -24,6 +24,7 @@ from . import _runtime
 from ._anthropic import MessagesAdapter
 from ._metrics import Instruments
 from ._openai import ChatAdapter, EmbeddingsAdapter, ResponsesAdapter
+from ._routing import Router
 from ._safety import set_error_counter
 from ._wrappers import call_wrapper, manager_wrapper, request_manager_wrapper
 
@@ -119,7 +120,13 @@ class TokenproofInstrumentor(BaseInstrumentor):
         meter = metrics.get_meter(semconv.INSTRUMENTATION_SCOPE, _VERSION, meter_provider=kwargs.get("meter_provider"))
         instruments = Instruments(meter)
         set_error_counter(instruments.errors)
-        _runtime.install(_runtime.Runtime(tracer, instruments))
+        runtime = _runtime.Runtime(tracer, instruments)
+        routing_options = {k: kwargs[k] for k in ("routes_url", "routes_cache_path", "routes_poll_seconds", "service")
+                           if kwargs.get(k) is not None}
+        runtime.router = Router.from_settings(kwargs.get("tracer_provider"), **routing_options)
+        if runtime.router is not None:
+            runtime.router.start()
+        _runtime.install(runtime)
         self._patched = []
         for target in TARGETS:
             try:
@@ -138,5 +145,8 @@ class TokenproofInstrumentor(BaseInstrumentor):
             if not _unpatch(cls, name):
                 logger.warning("tokenproof could not restore %s.%s", cls.__qualname__, name)
         self._patched = []
+        runtime = _runtime.get()
+        if runtime is not None and runtime.router is not None:
+            runtime.router.stop()
         _runtime.clear()
         set_error_counter(None)

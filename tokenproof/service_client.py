@@ -18,6 +18,8 @@ settings.declare("service_url", str, "http://127.0.0.1:4318",
                  "base URL of the tokenproof service (OTLP receiver and API)")
 settings.declare("api_token", str, "",
                  "bearer token for the service's write API (routes, budgets, alert actions)")
+settings.declare("read_token", str, "",
+                 "read-only bearer token (the instrumentation reads its routes with it); the write token reads too")
 
 
 class ServiceError(RuntimeError):

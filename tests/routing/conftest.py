@@ -1,0 +1,53 @@
+"""Fixtures for routing tests: a real embedded chDB store (module-scoped, one engine per process)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tokenproof.collector.store import Store, StoreError
+
+_TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hourly", "analytics_alerts",
+           "routing_routes", "routing_audit", "routing_observations", "proof_routes", "proof_comparisons")
+
+
+@pytest.fixture(scope="module")
+def module_store(tmp_path_factory):
+    try:
+        store = Store.open(data_dir=tmp_path_factory.mktemp("routing-chdb"))
+    except StoreError as exc:
+        held = re.search(r"initialized with path '([^']+)'", str(exc))
+        if held is None:
+            raise
+        store = Store.open(data_dir=held.group(1))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture()
+def store(module_store):
+    for table in _TABLES:
+        module_store.command(f"TRUNCATE TABLE {table}")
+    return module_store
+
+
+def switch_proof(store, baseline="gpt-4o", candidate="gpt-4o-mini", decision="switch", prompt_hash="",
+                 route_id="r_proof1") -> str:
+    """A proof route version as the proof engine stores it, decided ``decision``."""
+    from tokenproof.analytics.proof import store as proof_store
+
+    proof_store.save_route(store, {
+        "RouteId": route_id, "Lineage": "l_x", "Version": 1, "ServiceName": "app", "Feature": "", "PromptFingerprint": "",
+        "BaselineProvider": "openai", "BaselineModel": baseline, "CandidateModel": candidate,
+        "CandidatePromptHash": prompt_hash, "JudgeModel": "claude-sonnet-4-5", "MatchJson": "{}", "ParamsJson": "{}",
+        "Status": decision, "Decision": decision, "BudgetUSD": 5.0, "SpentUSD": 0.0, "MonthlySavingUSD": None})
+    return route_id
+
+
+@pytest.fixture()
+def make_proof():
+    """The ``switch_proof`` builder (tests import nothing from conftest under importlib mode)."""
+    return switch_proof

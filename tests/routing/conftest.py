@@ -51,3 +51,72 @@ def switch_proof(store, baseline="gpt-4o", candidate="gpt-4o-mini", decision="sw
 def make_proof():
     """The ``switch_proof`` builder (tests import nothing from conftest under importlib mode)."""
     return switch_proof
+
+
+class Service:
+    """The real service app (uvicorn, loopback, port 0) around an open store, in a thread."""
+
+    def __init__(self, store, **app_kwargs) -> None:
+        import threading
+        import time
+
+        import uvicorn
+
+        from tokenproof.collector.app import create_app
+        from tokenproof.provider.testing import bind_socket
+
+        self.sock = bind_socket("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(create_app(store, **app_kwargs), log_level="warning",
+                                                    timeout_graceful_shutdown=2))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.server.started, "service did not start"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def routes_url(self) -> str:
+        return f"{self.url}/api/v1/routing/routes"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+@pytest.fixture()
+def service_factory():
+    started: list[Service] = []
+
+    def start(store, **kwargs) -> Service:
+        service = Service(store, **kwargs)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        if service.thread.is_alive():
+            service.stop()
+
+
+def eventually(check, timeout: float = 30.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture()
+def wait_for():
+    return eventually

@@ -88,6 +88,7 @@ def _sampled(span_id: str, share: float) -> bool:
 class _RouteState:
     def __init__(self, pushed_at: int):
         self.pushed_at = pushed_at
+        self.version = 0
         self.loss = _cusum("routing_loss_cusum")
         self.fallback = _cusum("routing_fallback_cusum")
         self.spend = 0.0
@@ -189,12 +190,17 @@ class Monitor:
 
     def _state(self, route: dict[str, Any]) -> _RouteState | None:
         rid = route["RouteId"]
+        with self._lock:
+            known = self._states.get(rid)
+            if known is not None and known.version == int(route["Version"]):
+                return known
         pushed = self.store.query_rows(PUSHED_SQL, {"route": rid})[0][0]
         if not pushed:
             return None
         with self._lock:
             state = self._states.get(rid)
             if state is not None and state.pushed_at == int(pushed):
+                state.version = int(route["Version"])
                 return state
             state = _RouteState(int(pushed))  # new (or re-pushed) route: rebuild from its observations
             for kind, indicator, spend, fingerprint in self.store.query_rows(
@@ -206,6 +212,7 @@ class Monitor:
                     state.loss.update(bool(indicator))
                     state.judged += 1
                     state.spend += spend or 0.0
+            state.version = int(route["Version"])
             self._states[rid] = state
             return state
 

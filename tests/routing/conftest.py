@@ -14,6 +14,12 @@ _TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hou
 
 @pytest.fixture(scope="module")
 def module_store(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TOKENPROOF_STORE_FSYNC", "false")  # a test store need not survive a power loss
+        yield from _open(tmp_path_factory)
+
+
+def _open(tmp_path_factory):
     try:
         store = Store.open(data_dir=tmp_path_factory.mktemp("routing-chdb"))
     except StoreError as exc:

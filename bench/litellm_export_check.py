@@ -12,13 +12,15 @@ import asyncio
 import os
 import sys
 
+
 async def main(path: str) -> None:
     import yaml
     from litellm import Router
     from litellm.proxy.proxy_server import ProxyConfig
 
     os.environ.setdefault("OPENAI_API_KEY", "sk-not-used")
-    config = yaml.safe_load(open(path, encoding="utf-8"))
+    with open(path, encoding="utf-8") as fh:
+        config = yaml.safe_load(fh)
     router = Router(model_list=config["model_list"], **config["router_settings"])
     print("litellm Router: groups", sorted(set(router.get_model_names())), "fallbacks", router.fallbacks)
     proxy_router, _models, _settings = await ProxyConfig().load_config(router=None, config_file_path=path)

@@ -5,6 +5,7 @@
 - ``POST /routing/routes`` (write credential): push a route (proof "switch", or an audited override).
 - ``POST /routing/routes/{id}/canary|pause|rollback`` (write credential): change its state.
 - ``GET  /routing/audit``: the append-only audit log (refused writes included).
+- ``GET  /routing/savings``: what routing saved and what fallbacks cost, per route.
 - ``GET  /routing/export/litellm``: a LiteLLM router config of the routes that move traffic.
 
 Refused writes (no or wrong credential, conflicts, unknown models, bad bodies) answer 4xx, change no
@@ -173,6 +174,20 @@ def rollback(request: Request, route_id: str, body: ReasonBody | None = None) ->
 def audit(request: Request, route_id: str = Query("", max_length=64),
           limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
     return {"audit": registry.list_audit(request.app.state.store, route_id, limit)}
+
+
+@router.get("/savings", dependencies=[Depends(require_read)])
+def savings(request: Request, since: str = Query("30d", max_length=40), route_id: str = Query("", max_length=64)) -> dict:
+    """Per route: routed calls, fallbacks, candidate and fallback cost, the baseline equivalent, saved."""
+    from tokenproof.analytics.routing.savings import route_savings
+    from tokenproof.analytics.timewindow import parse_time
+
+    try:
+        start = parse_time(since)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"since": start.isoformat(), "routes": route_savings(request.app.state.store,
+                                                                int(start.timestamp() * 1e6), route_id)}
 
 
 @router.get("/export/litellm", dependencies=[Depends(require_read)])

@@ -121,6 +121,7 @@ class Monitor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.on_stop: list[Any] = []  # called once the threads are stopped (the service's webhook workers)
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Monitor:
@@ -136,6 +137,9 @@ class Monitor:
         for thread in self._threads:
             thread.join(5)
         self._threads.clear()
+        for fn in self.on_stop:
+            fn()
+        self.on_stop.clear()
 
     def state_of(self, rid: str) -> dict[str, Any] | None:
         with self._lock:
@@ -351,14 +355,5 @@ def start_monitor(app) -> Monitor:
     monitor = Monitor(store, alert_sink=alert_sink).start()
     app.state.routing_monitor = monitor
     app.state.routing_changes = changes
-    original_stop = monitor.stop
-
-    def stop() -> None:
-        original_stop()
-        service.set_notifier(None)
-        changes.stop()
-        for worker in own:
-            worker.stop()
-
-    monitor.stop = stop  # type: ignore[method-assign]
+    monitor.on_stop += [lambda: service.set_notifier(None), changes.stop, lambda: [w.stop() for w in own]]
     return monitor

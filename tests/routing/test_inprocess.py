@@ -187,6 +187,8 @@ def test_outage_and_restart_keep_the_last_good_routes(store, make_proof, service
     _push(service, make_proof, store)
     app = app_factory(service.routes_url, cache=cache)
     wait_for(lambda: app.router.table.models)
+    wait_for(lambda: app.router.fetches["not_modified"] >= 2)  # later polls are answered 304 (ETag)
+    assert app.router.fetches["ok"] == 1
     service.stop()  # endpoint outage: polls fail, the last good table stays
     failed = app.router.fetches["failed"]
     wait_for(lambda: app.router.fetches["failed"] > failed)

@@ -133,3 +133,24 @@ def test_litellm_export_has_model_groups_weights_and_fallbacks(store, monkeypatc
     assert groups[(f"tp-{rid}", "openai/gpt-4o")] == 750
     assert groups[("gpt-4o", "openai/gpt-4o-mini")] == 250  # model-only match: the baseline's own name too
     assert {f"tp-{rid}": [f"tp-{rid}-baseline"]} in config["router_settings"]["fallbacks"]
+
+
+def test_a_canary_grows_on_its_schedule(store, monkeypatch, make_proof):
+    import time
+
+    proof = make_proof(store)
+    monkeypatch.setenv("TOKENPROOF_READ_TOKEN", "r-token")
+    monkeypatch.setenv("TOKENPROOF_ROUTING_MONITOR_INTERVAL_SECONDS", "0.1")
+    with TestClient(create_app(store, api_token="w-token")) as client:
+        rid = client.post(f"{BASE}/routes", json=_body(proof_route_id=proof, schedule=[
+            {"after_hours": 0, "share": 0.2}, {"after_hours": 0, "share": 0.5}, {"after_hours": 48, "share": 1.0}]),
+            headers=W).json()["id"]
+        deadline = time.monotonic() + 30
+        while client.get(f"{BASE}/routes/{rid}", headers=R).json()["route"]["traffic_share"] != 0.5:
+            assert time.monotonic() < deadline, "schedule not applied"
+            time.sleep(0.1)
+        route = client.get(f"{BASE}/routes/{rid}", headers=R).json()["route"]
+        assert route["state"] == "canary" and route["changed_by"] == "schedule"  # the 48 h step is not due
+        bad = client.post(f"{BASE}/routes", json=_body(feature="x", proof_route_id=proof, schedule=[
+            {"after_hours": 5, "share": 0.5}, {"after_hours": 1, "share": 0.2}]), headers=W)
+        assert bad.status_code == 422

@@ -87,7 +87,7 @@ MAX_RETRY_AFTER_S = 3600.0
 @dataclass(frozen=True)
 class Target:
     url: str
-    format: str = "json"  # json | slack
+    format: str = "json"  # json | slack | raw
 
 
 def targets_from_settings() -> list[Target]:
@@ -255,7 +255,9 @@ class WebhookWorker:
             return None
 
     def _attempt(self, client: httpx.Client, job: _Job) -> None:
-        payload = slack_payload(job.alert) if job.target.format == "slack" else json_payload(job.alert)
+        fmt = job.target.format
+        # "raw": the item is the payload itself (e.g. route-change events, docs/routing.md)
+        payload = slack_payload(job.alert) if fmt == "slack" else job.alert if fmt == "raw" else json_payload(job.alert)
         body = json.dumps(payload, separators=(",", ":"), default=str).encode()
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json",

@@ -123,7 +123,10 @@ class Call:
         "usage_source",
     )
 
-    def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> None:
+    def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any, known: Any = None,
+                 route_attrs: dict[str, Any] | None = None) -> None:
+        """``known``: (tags, fingerprint) already computed by the router; ``route_attrs``: the route
+        applied to this attempt (docs/routing.md)."""
         self.runtime = runtime
         self.adapter = adapter
         self.start = time.perf_counter()
@@ -150,12 +153,8 @@ class Call:
             semconv.GEN_AI_PROVIDER_NAME: provider,
         }
         adapter.prepare_client(instance)
-        route_hook = runtime.route_hook
-        if route_hook is not None:  # seam for the routing issue: may rewrite the request (the span
-            # describes the request actually sent)
-            kwargs, route_id = route_hook(adapter, kwargs)
-            if route_id:
-                attrs[semconv.TP_ROUTE_ID] = route_id
+        if route_attrs:
+            attrs.update(route_attrs)
         model = adapter.request_attributes(kwargs, attrs)
         self.request_model = model
         host, port, self.api_url, host_provider = _server(instance)
@@ -177,7 +176,11 @@ class Call:
         self.output_format = adapter.output_format(kwargs)
 
         span_attrs = attrs
-        self.tags = tags = current_tags()
+        if known is None:
+            tags, fingerprint = current_tags(), adapter.fingerprint(kwargs)
+        else:  # the router computed both on the request as the app wrote it
+            tags, fingerprint = known
+        self.tags = tags
         if tags.feature:
             span_attrs[semconv.TP_FEATURE] = tags.feature
         if tags.tier:
@@ -186,7 +189,6 @@ class Call:
             span_attrs[semconv.TP_CUSTOMER] = tags.customer
         if tags.traffic_class:
             span_attrs[semconv.TP_TRAFFIC_CLASS] = tags.traffic_class
-        fingerprint = adapter.fingerprint(kwargs)
         if fingerprint:
             span_attrs[semconv.TP_PROMPT_FINGERPRINT] = fingerprint
         self.capture = runtime.capture

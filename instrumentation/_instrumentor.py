@@ -29,6 +29,7 @@ from . import _runtime
 from ._anthropic import MessagesAdapter
 from ._metrics import Instruments
 from ._openai import ChatAdapter, EmbeddingsAdapter, ResponsesAdapter
+from ._routing import Router
 from ._safety import reraise_enabled, set_error_counter
 from ._wrappers import call_wrapper, manager_wrapper, request_manager_wrapper
 
@@ -142,7 +143,19 @@ class TokenproofInstrumentor(BaseInstrumentor):
         meter = metrics.get_meter(semconv.INSTRUMENTATION_SCOPE, _VERSION, meter_provider=kwargs.get("meter_provider"))
         instruments = Instruments(meter)
         set_error_counter(instruments.errors)
-        _runtime.install(_runtime.Runtime(tracer, instruments))
+        runtime = _runtime.Runtime(tracer, instruments)
+        routing_options = {k: kwargs[k] for k in ("routes_url", "routes_cache_path", "routes_poll_seconds", "service")
+                           if kwargs.get(k) is not None}
+        try:  # routing is an optimisation: without it every request goes to its baseline as written
+            runtime.router = Router.from_settings(kwargs.get("tracer_provider"), **routing_options)
+            if runtime.router is not None:
+                runtime.router.start()
+        except Exception:
+            if reraise_enabled():
+                raise
+            logger.warning("tokenproof routing disabled: the routes could not be loaded", exc_info=True)
+            runtime.router = None
+        _runtime.install(runtime)
         for target in TARGETS:
             try:
                 module = importlib.import_module(target.module)
@@ -160,5 +173,8 @@ class TokenproofInstrumentor(BaseInstrumentor):
             if not _unpatch(cls, name):
                 logger.warning("tokenproof could not restore %s.%s", cls.__qualname__, name)
         self._patched = []
+        runtime = _runtime.get()
+        if runtime is not None and runtime.router is not None:
+            runtime.router.stop()
         _runtime.clear()
         set_error_counter(None)

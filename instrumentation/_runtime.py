@@ -2,13 +2,12 @@
 
 One :class:`Runtime` exists while :class:`~.TokenproofInstrumentor` is instrumented. Wrappers read
 it through :func:`get`; when it is None (after ``uninstrument()``) they pass calls straight through.
-The routing seam lives here too: :attr:`Runtime.route_hook` (None today) will let the routing issue
-rewrite a request (model, params) before it is sent, and record the route on the span.
+:attr:`Runtime.router` is the in-process router (``instrumentation/_routing.py``) when a routing
+endpoint is configured, else None.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.trace import Tracer
@@ -44,7 +43,7 @@ settings.declare(
 class Runtime:
     """Everything a wrapper needs for one call; built once at ``instrument()``."""
 
-    __slots__ = ("capture", "instruments", "route_hook", "stream_usage", "tracer")
+    __slots__ = ("capture", "instruments", "router", "stream_usage", "tracer")
 
     def __init__(self, tracer: Tracer, instruments: Instruments) -> None:
         self.tracer = tracer
@@ -54,8 +53,7 @@ class Runtime:
         # instrument() like the OpenTelemetry GenAI instrumentations do.
         self.capture: bool = capture_enabled()
         refresh_defaults()  # default business tags, read once here rather than per call
-        # Seam for the routing issue: fn(adapter, kwargs) -> (kwargs, route_id | None). Unused today.
-        self.route_hook: Callable[[Any, dict[str, Any]], tuple[dict[str, Any], str | None]] | None = None
+        self.router: Any = None  # a _routing.Router, set by the instrumentor when routing is configured
 
 
 _runtime: Runtime | None = None

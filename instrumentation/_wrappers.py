@@ -23,7 +23,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
 
-from . import _runtime
+from . import _fallback, _runtime
 from ._adapter import Adapter
 from ._call import Call
 from ._safety import internal_error
@@ -51,11 +51,12 @@ def _bypass_foreign(wrapped: Any) -> Any:
 _active: contextvars.ContextVar[bool] = contextvars.ContextVar("tokenproof_active", default=False)
 
 
-def _begin(runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> Call | None:
+def _begin(runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any, known: Any = None,
+           route_attrs: dict[str, Any] | None = None) -> Call | None:
     if _active.get() or otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
         return None
     try:
-        return Call(runtime, adapter, kwargs, instance)
+        return Call(runtime, adapter, kwargs, instance, known, route_attrs)
     except Exception as exc:
         internal_error("start", exc)
         return None
@@ -74,10 +75,18 @@ def _leave(entered: tuple[Any, Any]) -> None:
         otel_context.detach(token)
 
 
-def run_sync(adapter: Adapter, instance: Any, kwargs: dict[str, Any], send: Callable[[dict[str, Any], bool], Any]) -> Any:
+def run_sync(adapter: Adapter, instance: Any, kwargs: dict[str, Any], send: Callable[[dict[str, Any], bool], Any],
+             routable: bool = True) -> Any:
     """Run ``send(kwargs, we_are_outer)`` as one instrumented call."""
     runtime = _runtime.get()
-    call = _begin(runtime, adapter, kwargs, instance) if runtime is not None else None
+    known = None
+    if routable and runtime is not None and runtime.router is not None:  # routing hook (docs/routing.md)
+        decision = _fallback.plan(runtime.router, adapter, kwargs)
+        if decision is not None:
+            if decision[2] is not None:
+                return _fallback.routed_sync(runtime, adapter, instance, kwargs, send, decision)
+            known = decision[:2]  # tags and fingerprint, already computed for the lookup
+    call = _begin(runtime, adapter, kwargs, instance, known) if runtime is not None else None
     if call is None:
         return send(kwargs, False)
     entered = _enter(call)
@@ -96,11 +105,19 @@ def run_sync(adapter: Adapter, instance: Any, kwargs: dict[str, Any], send: Call
 
 
 async def run_async(
-    adapter: Adapter, instance: Any, kwargs: dict[str, Any], send: Callable[[dict[str, Any], bool], Any]
+    adapter: Adapter, instance: Any, kwargs: dict[str, Any], send: Callable[[dict[str, Any], bool], Any],
+    routable: bool = True,
 ) -> Any:
     """Async twin of :func:`run_sync`; ``send`` returns an awaitable."""
     runtime = _runtime.get()
-    call = _begin(runtime, adapter, kwargs, instance) if runtime is not None else None
+    known = None
+    if routable and runtime is not None and runtime.router is not None:  # routing hook (docs/routing.md)
+        decision = _fallback.plan(runtime.router, adapter, kwargs)
+        if decision is not None:
+            if decision[2] is not None:
+                return await _fallback.routed_async(runtime, adapter, instance, kwargs, send, decision)
+            known = decision[:2]
+    call = _begin(runtime, adapter, kwargs, instance, known) if runtime is not None else None
     if call is None:
         return await send(kwargs, False)
     entered = _enter(call)
@@ -174,9 +191,10 @@ def request_manager_wrapper(adapter: Adapter, is_async: bool) -> Callable[..., A
                 async def send_async(_kw: dict[str, Any], _outer: bool) -> Any:
                     return await original
 
-                setattr(manager, attr, run_async(adapter, instance, call_kwargs, send_async))
+                setattr(manager, attr, run_async(adapter, instance, call_kwargs, send_async, routable=False))
             else:
-                setattr(manager, attr, functools.partial(run_sync, adapter, instance, call_kwargs, lambda _kw, _o: original()))
+                setattr(manager, attr, functools.partial(run_sync, adapter, instance, call_kwargs,
+                                                         lambda _kw, _o: original(), routable=False))
             return StreamManagerProxy(manager)
         except Exception as exc:
             internal_error("stream_helper", exc)

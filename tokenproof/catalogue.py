@@ -29,8 +29,8 @@ from genai_prices import data_snapshot
 __all__ = [
     "ModelInfo",
     "family",
-    "lookup",
     "judge_max_tokens",
+    "lookup",
     "pricing_provider_id",
     "provider_for_url",
     "same_family",

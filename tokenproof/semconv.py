@@ -91,6 +91,10 @@ TP_OUTPUT_FORMAT = "tokenproof.output.format"  # text | json | json_schema | too
 TP_TRAFFIC_CLASS = "tokenproof.traffic_class"  # TRAFFIC_* below; absent means product
 TP_ROUTE_ID = "tokenproof.route.id"  # route applied to this call, if any
 TP_ROUTE_FALLBACK = "tokenproof.route.fallback"  # true when the candidate failed and the baseline answered
+TP_ROUTE_VERSION = "tokenproof.route.version"  # version of the route applied
+TP_ROUTE_ATTEMPT = "tokenproof.route.attempt"  # ROUTE_ATTEMPT_* below: which attempt of a routed call
+TP_ROUTE_FALLBACK_REASON = "tokenproof.route.fallback_reason"  # FALLBACK_* below, on both attempts' spans
+TP_ROUTE_BASELINE_MODEL = "tokenproof.route.baseline_model"  # the model the app asked for (routed calls)
 TP_REQUEST_PARAMS = "tokenproof.request.params"  # JSON of replayable params; only with content capture
 
 TP_STREAM_CLOSED_EARLY = "tokenproof.stream.closed_early"  # true when the app stopped reading
@@ -106,6 +110,14 @@ COST_SOURCE_PROVIDER = "provider"  # the provider reported the call's cost (e.g.
 COST_SOURCE_LOCAL = "local"  # priced here from usage and the price table
 USAGE_PROVIDER = "provider"
 USAGE_ESTIMATED = "estimated"
+
+ROUTE_ATTEMPT_CANDIDATE = "candidate"
+ROUTE_ATTEMPT_BASELINE = "baseline"
+FALLBACK_ERROR = "error"
+FALLBACK_TIMEOUT = "timeout"
+FALLBACK_FORMAT = "format"
+FALLBACK_REFUSAL = "refusal"
+FALLBACK_STREAM = "stream_error"
 
 TRAFFIC_PRODUCT = "product"
 TRAFFIC_SHADOW = "shadow"

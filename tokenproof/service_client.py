@@ -18,6 +18,8 @@ settings.declare("service_url", str, "http://127.0.0.1:4318",
                  "base URL of the tokenproof service (OTLP receiver and API)")
 settings.declare("api_token", str, "",
                  "bearer token for the service's write API (routes, budgets, alert actions)")
+settings.declare("read_token", str, "",
+                 "read-only bearer token (the instrumentation reads its routes with it); the write token reads too")
 
 
 class ServiceError(RuntimeError):
@@ -29,7 +31,8 @@ class ServiceError(RuntimeError):
 
 
 def call(method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
-         base_url: str | None = None, token: str | None = None, timeout: float = 60.0) -> Any:
+         base_url: str | None = None, token: str | None = None, timeout: float = 60.0,
+         headers: dict[str, str] | None = None) -> Any:
     """Call the service API and return the decoded JSON (or raw bytes for non-JSON answers)."""
     base = (base_url or settings.get("service_url")).rstrip("/")
     url = base + path
@@ -37,7 +40,7 @@ def call(method: str, path: str, *, params: dict[str, Any] | None = None, body: 
         query = {k: v for k, v in params.items() if v is not None}
         url += "?" + urllib.parse.urlencode(query, doseq=True)
     data = None
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(headers or {})}
     if body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"

@@ -127,21 +127,26 @@ def test_raw_response_variant_is_priced(instrumented):
     assert span.attributes[sc.TP_COST_STATUS] == sc.COST_PRICED
 
 
-def test_route_seam_rewrites_request_and_records_route(instrumented):
-    """The seam the routing issue will use: a hook may rewrite the request before it is sent."""
-    from tokenproof.instrumentation import _runtime
+def test_router_rewrites_request_and_records_route(instrumented):
+    """The generic wrapper applies a route after tags and fingerprint are known (docs/routing.md)."""
+    from tokenproof.instrumentation import _routing, _runtime
 
     seen = []
     client = openai_client(lambda body: (seen.append(body["model"]), (200, chat_completion(model=body["model"])))[1])
-    _runtime.get().route_hook = lambda adapter, kwargs: ({**kwargs, "model": "gpt-4o-mini"}, "route-7")
+    router = _routing.Router("http://127.0.0.1:9/unused", "")
+    router.table = _routing.parse_document({"routes": [{
+        "id": "route-7", "version": 1, "state": "active", "traffic_share": 1.0, "candidate": "gpt-4o-mini",
+        "match": {"service": "", "feature": "", "fingerprint": "", "baseline": "gpt-4o"}}]}, "")
+    _runtime.get().router = router
     try:
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     finally:
-        _runtime.get().route_hook = None
+        _runtime.get().router = None
     assert seen == ["gpt-4o-mini"]
     span = instrumented.only_span()
     assert span.attributes[sc.TP_ROUTE_ID] == "route-7"
     assert span.attributes[sc.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+    assert span.attributes[sc.TP_ROUTE_BASELINE_MODEL] == "gpt-4o"
 
 
 def test_broken_overrides_file_leaves_calls_unpriced_with_their_tokens(instrumented, monkeypatch, tmp_path):

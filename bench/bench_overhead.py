@@ -25,7 +25,7 @@ reader is collected once at the end to show that both instrumentations recorded 
 records into tokenproof's own instruments). Printed: medians of
 per-call CPU time (process time, far less disturbed than wall time by other work on a shared
 machine) and of wall time, the added time of each instrumentation over ``bare`` and the ratios, then
-a warm breakdown of where tokenproof's time goes. Target (issue 2): tokenproof's added time at most
+a warm breakdown of where tokenproof's time goes. Target: tokenproof's added time at most
 1/10 of OpenLLMetry's, aiming for under 5% of the bare call. Finishes in about a minute.
 """
 

@@ -137,7 +137,7 @@ def _summary(lengths: list[int]) -> str:
 
 
 def _recorded() -> tuple[list[int], list[int]]:
-    from tokenproof.provider.corpus import GPT4, MIXTRAL, get_corpus
+    from tokenproof_devkit.provider.corpus import GPT4, MIXTRAL, get_corpus
 
     records = [r for r in get_corpus().records if r.dataset == "gsm8k"]
     losses = [1 for r in records if r.labels[GPT4] == 1 and r.labels[MIXTRAL] == 0]

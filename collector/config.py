@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tokenproof import (
-    service_client,  # noqa: F401  (declares service_url and api_token)
+    service_client,  # noqa: F401  (declares service_url, api_token and read_token)
     settings,
 )
 
@@ -31,9 +31,6 @@ settings.declare("store_fsync", bool, True,
                  "embedded store: fsync each inserted part before the request is acknowledged")
 settings.declare("ingest_token", str, "",
                  "bearer token required on /v1/* OTLP requests (required for non-loopback binds)")
-settings.declare("read_token", str, "",
-                 "bearer token required on every read of /api/v1 (the api_token also reads); needed to "
-                 "bind beyond loopback, and to read prompt content or webhook URLs (docs/security.md)")
 settings.declare("allowed_hosts", list, [],
                  "Host header names the service answers besides the loopback names (comma-separated; "
                  "'*' = any): a DNS-rebinding guard (docs/security.md)")

@@ -14,7 +14,6 @@ import contextlib
 import os
 import queue
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -68,13 +67,11 @@ class Store:
             self._pool.put(client)
         self._closed = False
         self._lock = threading.Lock()
-        self.opened_at = time.time()
 
     # --- opening -------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: str | os.PathLike | None = None, url: str | None = None, *,
-             migrate: bool = True, pool_size: int = 4, cluster: str | None = None,
-             ttl_days: int | None = None, fsync: bool | None = None) -> Store:
+             migrate: bool = True, pool_size: int = 4, cluster: str | None = None) -> Store:
         """Open (and by default migrate) the store. Without arguments: settings, then ./.tokenproof/data."""
         if data_dir is None and url is None:
             url = config.get("clickhouse_url") or None

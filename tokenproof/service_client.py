@@ -19,7 +19,9 @@ settings.declare("service_url", str, "http://127.0.0.1:4318",
 settings.declare("api_token", str, "",
                  "bearer token for the service's write API (routes, budgets, alert actions)")
 settings.declare("read_token", str, "",
-                 "read-only bearer token (the instrumentation reads its routes with it); the write token reads too")
+                 "read-scope bearer token: the instrumentation reads its routes with it, the service requires it "
+                 "on every read of /api/v1 when set, and for prompt content or webhook URLs (docs/security.md); "
+                 "the api_token reads too")
 
 
 class ServiceError(RuntimeError):

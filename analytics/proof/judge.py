@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from tokenproof import catalogue
 from tokenproof.analytics.proof.answer import Answer
 from tokenproof.analytics.proof.gates import looks_like_refusal
-from tokenproof.analytics.proof.sequential import LOSS, TIE, UNRESOLVED, WIN
+from tokenproof.analytics.proof.sequential import UNRESOLVED
 
 __all__ = [
     "SWAP_INCONSISTENCY_LIMIT",
-    "JudgeFailed",
     "JudgeFamilyError",
     "JudgeOrder",
     "build_prompt",
@@ -58,15 +57,6 @@ _SYSTEM = (
 
 class JudgeFamilyError(ValueError):
     """The judge would share the candidate's family (self-preference bias)."""
-
-
-class JudgeFailed(RuntimeError):
-    """The judge call failed or gave no verdict: the pair is unresolved (never a tie)."""
-
-    def __init__(self, kind: str, detail: str):
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-        self.detail = detail
 
 
 def model_family(model: str) -> str:
@@ -204,14 +194,6 @@ def parse_verdict(text: str) -> str | None:
     phrases = [(m.start(), m.group(1).upper()) for m in _PHRASE.finditer(text)]
     phrases += [(m.start(), "C") for m in _TIE_PHRASE.finditer(text)]
     return max(phrases)[1] if phrases else None
-
-
-def _candidate_result(letter: str | None, candidate_is: str) -> str:
-    if letter is None:
-        return UNRESOLVED
-    if letter == "C":
-        return TIE
-    return WIN if letter == candidate_is else LOSS
 
 
 def combine_orders(first: str, second: str) -> tuple[str, bool]:

@@ -32,7 +32,7 @@ from tokenproof.analytics.proof.replay import Replayer, answer_from_completion, 
 from tokenproof.analytics.proof.route import RouteEvidence, lineage_id, route_id
 from tokenproof.analytics.proof.sequential import Params, alpha_spending, group_alpha
 
-__all__ = ["BudgetExhausted", "ShadowSpec", "evidence_for", "route_alpha", "run_shadow"]
+__all__ = ["ShadowSpec", "evidence_for", "route_alpha", "run_shadow"]
 
 settings.declare("proof_shadow_budget_usd", float, 5.0, "default spend cap (USD) of shadow and judge calls per route")
 settings.declare("proof_judge_model", str, "", "judge model for shadow runs (empty = the baseline's model)")
@@ -50,10 +50,6 @@ settings.declare("proof_portfolio_routes", int, 5,
                  "routes tested at once for portfolio control: each route's alpha is divided by this "
                  "(Bonferroni; the family-wise false-switch rate over that many routes stays <= alpha)",
                  validate=_at_least_one)
-
-
-class BudgetExhausted(RuntimeError):
-    pass
 
 
 @dataclass

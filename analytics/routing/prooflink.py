@@ -13,7 +13,7 @@ from typing import Any
 
 from tokenproof.analytics.proof import store as proof_store
 from tokenproof.analytics.proof.answer import Answer, ToolCall
-from tokenproof.analytics.proof.judge import JudgeFailed, resolve_judge
+from tokenproof.analytics.proof.judge import JudgeFamilyError, resolve_judge
 from tokenproof.analytics.proof.pipeline import ErrorKind, Pipeline
 from tokenproof.analytics.proof.replay import Replayer
 
@@ -109,7 +109,7 @@ def judge_routed_pair(request: dict, candidate: Answer, baseline_model: str, rep
         judge = resolve_judge(baseline_model, candidate.model, judge_model)
         pipe = _pipeline(route, baseline_model, candidate.model, judge, replayer)
         result = pipe.settle(request, "", baseline, candidate, None, replayer.judge(judge))
-    except (JudgeFailed, ValueError) as exc:
+    except JudgeFamilyError as exc:  # the route names a judge of the candidate's family
         return Judgement(UNRESOLVED, False, {"why": f"judge failed: {exc}"}, baseline.cost_usd)
     spend = None if result.unpriced_calls else result.spend_usd
     failed = result.error_kind in _CANDIDATE_FORMAT_KINDS

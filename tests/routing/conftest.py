@@ -69,7 +69,7 @@ class Service:
         import uvicorn
 
         from tokenproof.collector.app import create_app
-        from tokenproof.provider.testing import bind_socket
+        from tokenproof_devkit.provider.testing import bind_socket
 
         self.sock = bind_socket("127.0.0.1", 0)
         self.port = self.sock.getsockname()[1]

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tokenproof import semconv as sc
 from tokenproof import tag
 from tokenproof.instrumentation import TokenproofInstrumentor, _runtime
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.provider.testing import run_provider
 
 MESSAGES = [{"role": "system", "content": "Answer briefly."},
             {"role": "user", "content": "Natalia sold clips to 48 of her friends in April, and then she sold half as "

@@ -22,8 +22,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from tokenproof import tag
 from tokenproof.instrumentation import TokenproofInstrumentor, _runtime
-from tokenproof.provider.corpus import get_corpus
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.provider.corpus import get_corpus
+from tokenproof_devkit.provider.testing import run_provider
 
 W = {"Authorization": "Bearer w"}
 

@@ -52,6 +52,19 @@ def _prompts(path: Path) -> tuple[list[str], list[str], list[str]]:
     return by_feature["math-tutor"], by_feature["marketing-quiz"], by_feature["writing-assistant"]
 
 
+class _Deck:
+    """Prompts drawn in a shuffled order without repeats until each has been asked once (then again)."""
+
+    def __init__(self, prompts: list[str], rng: random.Random):
+        self.prompts, self.rng, self.left = prompts, rng, []
+
+    def draw(self) -> str:
+        if not self.left:
+            self.left = self.prompts[:]
+            self.rng.shuffle(self.left)
+        return self.left.pop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=240, help="number of LLM calls to make")
@@ -59,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs", type=Path, default=INPUTS, help="prompts file (JSONL: feature, id, prompt)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
-    math, quiz, writing = _prompts(args.inputs)
+    math_prompts, quiz_prompts, writing_prompts = _prompts(args.inputs)
+    math, quiz, writing = _Deck(math_prompts, rng), _Deck(quiz_prompts, rng), _Deck(writing_prompts, rng)
+    documents = _Deck(quiz_prompts, rng)  # what the search feature embeds
     oai = openai.OpenAI(max_retries=2)
     claude = anthropic.Anthropic(max_retries=2)
     done = 0
@@ -70,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if roll < 0.50:
             with tokenproof.tag(feature="math-tutor", tier=tier, customer=customer):
                 messages = [{"role": "system", "content": MATH_SYSTEM},
-                            {"role": "user", "content": rng.choice(math)}]
+                            {"role": "user", "content": math.draw()}]
                 if i % 3 == 0:  # streamed: the app reads chunk.choices[0] on every chunk
                     stream = oai.chat.completions.create(model="gpt-4o", messages=messages, stream=True)
                     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
@@ -81,18 +96,18 @@ def main(argv: list[str] | None = None) -> int:
                 text = oai.chat.completions.create(
                     model="gpt-4o", temperature=0,
                     messages=[{"role": "system", "content": QUIZ_SYSTEM},
-                              {"role": "user", "content": rng.choice(quiz)}],
+                              {"role": "user", "content": quiz.draw()}],
                 ).choices[0].message.content
         elif roll < 0.95:
             with tokenproof.tag(feature="writing-assistant", tier=tier, customer=customer):
                 with claude.messages.stream(
                     model="claude-sonnet-4-6", max_tokens=1024, system=WRITING_SYSTEM,
-                    messages=[{"role": "user", "content": rng.choice(writing)}],
+                    messages=[{"role": "user", "content": writing.draw()}],
                 ) as stream:
                     text = "".join(stream.text_stream)
         else:
             with tokenproof.tag(feature="doc-search", tier=tier, customer=customer):
-                oai.embeddings.create(model="text-embedding-3-small", input=rng.choice(quiz))
+                oai.embeddings.create(model="text-embedding-3-small", input=documents.draw())
                 text = "ok"
         if not text:
             print(f"call {i}: empty answer", file=sys.stderr)

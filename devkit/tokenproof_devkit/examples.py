@@ -81,21 +81,29 @@ def write_gsm8k_batch(path: Path, n: int = 60, seed: int = 0,
     return path
 
 
-def support_app_inputs(per_feature: int = 120, seed: int = 0) -> list[dict]:
-    """``{"feature", "id", "prompt"}`` rows: up to ``per_feature`` recorded prompts per app feature."""
+# the committed prove sample (examples/proof_gsm8k_batch.jsonl): maths, and a subject with trusted labels
+BATCH_FEATURES = ("gsm8k", "mmlu:world_religions")
+# prompts per app feature in its inputs file: every recorded marketing question (the demo's shadow
+# run needs a few hundred distinct prompts to reach a decision), a sample of the maths problems
+SUPPORT_APP_SIZES = {"math-tutor": 200, "marketing-quiz": 1000, "writing-assistant": 1000}
+
+
+def support_app_inputs(sizes: dict[str, int] | None = None, seed: int = 0) -> list[dict]:
+    """``{"feature", "id", "prompt"}`` rows: up to ``sizes[feature]`` recorded prompts per app feature."""
+    sizes = sizes or SUPPORT_APP_SIZES
     records = get_corpus().records
     rows = []
     for feature, wanted in SUPPORT_APP_FEATURES.items():
         pool = [r for r in records if wanted(r)]
-        chosen = sorted(random.Random(seed).sample(range(len(pool)), min(per_feature, len(pool))))
+        chosen = sorted(random.Random(seed).sample(range(len(pool)), min(sizes[feature], len(pool))))
         rows += [{"feature": feature, "id": pool[i].id, "prompt": pool[i].prompt} for i in chosen]
     return rows
 
 
-def write_support_app_inputs(path: Path, per_feature: int = 120, seed: int = 0) -> Path:
+def write_support_app_inputs(path: Path, sizes: dict[str, int] | None = None, seed: int = 0) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = support_app_inputs(per_feature, seed)
+    rows = support_app_inputs(sizes, seed)
     path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
     return path
 
@@ -105,15 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     batch = sub.add_parser("batch", help="a Batch API file for `tokenproof prove`")
     batch.add_argument("path", nargs="?", default="examples/proof_gsm8k_batch.jsonl")
-    batch.add_argument("n", nargs="?", type=int, default=60, help="questions per feature")
+    batch.add_argument("n", nargs="?", type=int, default=150, help="questions per feature")
     inputs = sub.add_parser("support-inputs", help="the example app's prompts")
     inputs.add_argument("path", nargs="?", default="examples/support_app_inputs.jsonl")
-    inputs.add_argument("--per-feature", type=int, default=120)
     args = parser.parse_args(argv)
     if args.what == "batch":
-        print(write_gsm8k_batch(Path(args.path), n=args.n, features=("gsm8k", "mmlu:world_religions")))
+        print(write_gsm8k_batch(Path(args.path), n=args.n, features=BATCH_FEATURES))
     else:
-        print(write_support_app_inputs(Path(args.path), per_feature=args.per_feature))
+        print(write_support_app_inputs(Path(args.path)))
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tokenproof_devkit.examples import write_gsm8k_batch, write_support_app_inputs
+from tokenproof_devkit.examples import BATCH_FEATURES, write_gsm8k_batch, write_support_app_inputs
 from tokenproof_devkit.provider.corpus import get_corpus
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -15,7 +15,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def test_committed_example_files_are_what_the_builder_writes(tmp_path):
     inputs = write_support_app_inputs(tmp_path / "inputs.jsonl")
     assert inputs.read_bytes() == (EXAMPLES / "support_app_inputs.jsonl").read_bytes()
-    batch = write_gsm8k_batch(tmp_path / "batch.jsonl", features=("gsm8k", "mmlu:high_school_mathematics"))
+    batch = write_gsm8k_batch(tmp_path / "batch.jsonl", n=150, features=BATCH_FEATURES)
     assert batch.read_bytes() == (EXAMPLES / "proof_gsm8k_batch.jsonl").read_bytes()
 
 

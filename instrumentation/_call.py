@@ -22,11 +22,11 @@ from . import _content
 from ._adapter import Adapter
 from ._estimate import count_text
 from ._safety import internal_error
+from ._sdk import FOREIGN_INSTRUMENTATIONS
 
 __all__ = ["Call", "foreign_genai_span", "span_context"]
 
 _CLIENT = SpanKind.CLIENT
-_FOREIGN_SCOPES = ("opentelemetry.instrumentation.openai", "opentelemetry.instrumentation.anthropic")
 _pricing: Any = None
 
 
@@ -51,32 +51,9 @@ def foreign_genai_span() -> Any:
         return None
     scope = getattr(span, "instrumentation_scope", None)
     name = getattr(scope, "name", "") or ""
-    if name.startswith(_FOREIGN_SCOPES):
+    if name.startswith(FOREIGN_INSTRUMENTATIONS):
         return span
     return None
-
-
-_servers: dict[int, tuple[Any, str | None, int | None]] = {}
-
-
-def _server(instance: Any) -> tuple[str | None, int | None]:
-    """(server.address, server.port) of the SDK client behind a resource, cached per base URL object."""
-    client = getattr(instance, "_client", None)
-    url = getattr(client, "base_url", None)
-    if url is None:
-        return None, None
-    hit = _servers.get(id(url))
-    if hit is not None and hit[0] is url:
-        return hit[1], hit[2]
-    host = getattr(url, "host", None) or None
-    port = getattr(url, "port", None)
-    if port is None:
-        scheme = getattr(url, "scheme", "")
-        port = 443 if scheme == "https" else 80 if scheme == "http" else None
-    if len(_servers) > 256:
-        _servers.clear()
-    _servers[id(url)] = (url, host, port)  # holds the URL, so its id cannot be reused while cached
-    return host, port
 
 
 class Call:
@@ -111,7 +88,7 @@ class Call:
         "usage_source",
     )
 
-    def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any) -> None:
+    def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], client: Any, raw: bool = False) -> None:
         self.runtime = runtime
         self.adapter = adapter
         self.start = time.perf_counter()
@@ -130,12 +107,12 @@ class Call:
         self.hide_usage = False
         self.context: Any = None
 
-        self.provider = provider = adapter.provider_for(instance)
+        self.provider = provider = adapter.provider_for(client)
         attrs: dict[str, Any] = {
             semconv.GEN_AI_OPERATION_NAME: adapter.operation,
             semconv.GEN_AI_PROVIDER_NAME: provider,
         }
-        adapter.prepare_client(instance)
+        adapter.prepare_client(client)
         route_hook = runtime.route_hook
         if route_hook is not None:  # seam for the routing issue: may rewrite the request (the span
             # describes the request actually sent)
@@ -144,7 +121,7 @@ class Call:
                 attrs[semconv.TP_ROUTE_ID] = route_id
         model = adapter.request_attributes(kwargs, attrs)
         self.request_model = model
-        self.server = host, port = _server(instance)  # (for the metrics' attributes)
+        self.server = host, port = adapter.server(client)  # (for the metrics' attributes)
         if host is not None:
             attrs[semconv.SERVER_ADDRESS] = host
         if port is not None:
@@ -152,7 +129,9 @@ class Call:
         self.streaming = adapter.is_streaming(kwargs)
         if self.streaming:
             attrs[semconv.GEN_AI_REQUEST_STREAM] = True
-            kwargs, self.hide_usage = adapter.prepare_stream(kwargs, runtime)
+            if not raw:  # a stream inside a raw-response wrapper may be read as bytes, past us:
+                # never ask it for a usage chunk the app could then see
+                kwargs, self.hide_usage = adapter.prepare_stream(kwargs, runtime)
         self.kwargs = kwargs
         self.output_format = adapter.output_format(kwargs)
 

@@ -25,7 +25,9 @@ from ._anthropic import MessagesAdapter
 from ._metrics import Instruments
 from ._openai import ChatAdapter, EmbeddingsAdapter, ResponsesAdapter
 from ._safety import set_error_counter
-from ._wrappers import call_wrapper, manager_wrapper, request_manager_wrapper
+from ._sdk import PostRouter
+from ._warnings import restore_sdk_warnings, route_sdk_warnings
+from ._wrappers import call_wrapper, manager_wrapper, post_wrapper, request_manager_wrapper
 
 __all__ = ["TARGETS", "TokenproofInstrumentor"]
 
@@ -66,8 +68,22 @@ TARGETS: list[Target] = [
     Target("openai.resources.responses", "AsyncResponses", "stream", manager_wrapper),
     *_calls("openai.resources.embeddings", "Embeddings", "AsyncEmbeddings", "create", _embeddings),
     *_calls("anthropic.resources.messages", "Messages", "AsyncMessages", "create", _messages),
+    *_calls("anthropic.resources.messages", "Messages", "AsyncMessages", "parse", _messages),
     Target("anthropic.resources.messages", "Messages", "stream", request_manager_wrapper(_messages, False)),
     Target("anthropic.resources.messages", "AsyncMessages", "stream", request_manager_wrapper(_messages, True)),
+    # the beta resource (langchain-anthropic uses it whenever `betas` are given)
+    *_calls("anthropic.resources.beta.messages", "Messages", "AsyncMessages", "create", _messages),
+    *_calls("anthropic.resources.beta.messages", "Messages", "AsyncMessages", "parse", _messages),
+    Target("anthropic.resources.beta.messages", "Messages", "stream", request_manager_wrapper(_messages, False)),
+    Target("anthropic.resources.beta.messages", "AsyncMessages", "stream", request_manager_wrapper(_messages, True)),
+    # the clients' generic post(), for callers that bypass the resource methods (LiteLLM's OpenAI
+    # handler): keyed by request path; a post made by a wrapped method above passes through
+    *[Target(f"{sdk}._base_client", cls, "post", post_wrapper(router, cls.startswith("Async")))
+      for sdk, router in (
+          ("openai", PostRouter({"/chat/completions": _chat, "/responses": _responses, "/embeddings": _embeddings})),
+          ("anthropic", PostRouter({"/v1/messages": _messages})),
+      )
+      for cls in ("SyncAPIClient", "AsyncAPIClient")],
 ]
 
 
@@ -132,11 +148,14 @@ class TokenproofInstrumentor(BaseInstrumentor):
                 continue
             setattr(cls, target.method, _Wrapper(original, target.wrapper))
             self._patched.append((cls, target.method))
+        # their warnings.warn(..., stacklevel=N) must keep pointing at the app's frames
+        route_sdk_warnings(cls.__dict__[name].__wrapped__ for cls, name in self._patched)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for cls, name in getattr(self, "_patched", []):
             if not _unpatch(cls, name):
                 logger.warning("tokenproof could not restore %s.%s", cls.__qualname__, name)
         self._patched = []
+        restore_sdk_warnings()
         _runtime.clear()
         set_error_counter(None)

@@ -14,31 +14,17 @@ from tokenproof import semconv
 
 from ._adapter import Accumulator, Adapter
 from ._content import to_parts
-from ._estimate import count_messages as _count_messages
 from ._estimate import count_text as _count_text
 from ._fingerprint import fingerprint, shape
+from ._sdk import count_messages as _count_messages
+from ._sdk import dictish as _dictish
+from ._sdk import model_and_params as _model_and_params
+from ._sdk import unwrap_response as _parsed
 
 __all__ = ["ChatAdapter", "EmbeddingsAdapter", "ResponsesAdapter"]
 
-_NUM = (int, float)
 _AZURE = {"AzureOpenAI": "azure.ai.openai", "AsyncAzureOpenAI": "azure.ai.openai"}
 _INSTRUCTION_ROLES = ("system", "developer")
-
-
-def _num_params(kwargs: dict[str, Any], attrs: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> None:
-    for key, attr in pairs:
-        value = kwargs.get(key)
-        if type(value) in _NUM:
-            attrs[attr] = value
-
-
-def _model_and_params(kwargs: dict[str, Any], attrs: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> str:
-    """Record the requested model and the numeric request parameters; return the model ("" if none)."""
-    model = kwargs.get("model")
-    model = model if isinstance(model, str) else ""
-    attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-    _num_params(kwargs, attrs, pairs)
-    return model
 
 
 def _format_kind(response_format: Any) -> str | None:
@@ -55,31 +41,6 @@ def _format_kind(response_format: Any) -> str | None:
     if kind == "text":
         return semconv.OUTPUT_TEXT
     return None
-
-
-def _dictish(value: Any) -> Any:
-    if isinstance(value, (dict, list, str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, type):  # parse(response_format=MyModel): the wire format the SDK sends
-        try:
-            from openai.lib._parsing._completions import type_to_response_format_param
-
-            return type_to_response_format_param(value)
-        except Exception:
-            schema = getattr(value, "model_json_schema", None)
-            return {"type": "json_schema", "json_schema": {"name": value.__name__, "schema": schema()}} \
-                if callable(schema) else str(value)
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json", exclude_none=True)
-    if isinstance(value, tuple):
-        return list(value)
-    if type(value).__name__ in ("NotGiven", "Omit"):
-        return None
-    try:
-        return [_dictish(v) for v in value]
-    except TypeError:
-        return str(value)
 
 
 _REPLAY_KEYS = (
@@ -106,17 +67,6 @@ def _usage_tuple(usage: Any) -> tuple[int, int, int, int, int]:
     out_details = getattr(usage, "completion_tokens_details", None)
     reasoning = getattr(out_details, "reasoning_tokens", None) or 0
     return (usage.prompt_tokens or 0, usage.completion_tokens or 0, cached, 0, reasoning)
-
-
-def _parsed(response: Any) -> Any:
-    """A raw-response wrapper (``with_raw_response``) parsed to the model object (cached by the SDK).
-
-    Decided by the class name: probing a pydantic model instance for a missing attribute costs an
-    exception on every call.
-    """
-    if type(response).__name__ == "LegacyAPIResponse":
-        return response.parse()
-    return response
 
 
 # --- chat completions ----------------------------------------------------------------------------

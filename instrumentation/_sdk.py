@@ -69,7 +69,7 @@ def server_of(client: Any) -> tuple[str | None, int | None]:
 
 def raw_response_mode(headers: Any) -> str | None:
     """The raw-response mode a request's headers ask for ("true", "raw", "stream"), else None."""
-    if not headers or not isinstance(headers, dict) and not hasattr(headers, "get"):
+    if not headers or not hasattr(headers, "get"):
         return None
     value = headers.get(RAW_RESPONSE_HEADER)
     return value if isinstance(value, str) and value else None

@@ -249,6 +249,7 @@ class ResponseProxy(wrapt.ObjectProxy):
 
     def __del__(self) -> None:
         try:
-            self._self_call.close_early()
+            if self._self_parsed is None:  # never parsed: nobody else will end the call
+                self._self_call.close_early()
         except Exception:
             pass

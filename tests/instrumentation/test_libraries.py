@@ -174,3 +174,15 @@ def test_litellm_openai_handler(recorder, tmp_path):
     """LiteLLM's OpenAI handler posts to the SDK client directly: seen through the generic post()."""
     spans = check_library_app("litellm_app.py", "lib-litellm", recorder, tmp_path)
     assert len(spans) == 6 and {s[sc.GEN_AI_PROVIDER_NAME] for s in spans} == {"openai"}
+
+
+@_needs("agents")
+def test_openai_agents_sdk(recorder, tmp_path):
+    spans = check_library_app("agents_app.py", "lib-agents", recorder, tmp_path)
+    assert len(spans) == 4
+
+
+@_needs("pydantic_ai")
+def test_pydantic_ai(recorder, tmp_path):
+    spans = check_library_app("pydantic_ai_app.py", "lib-pydantic-ai", recorder, tmp_path)
+    assert len(spans) == 6 and {s[sc.GEN_AI_PROVIDER_NAME] for s in spans} == {"openai", "anthropic"}

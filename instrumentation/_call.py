@@ -63,6 +63,7 @@ class Call:
         "adapter",
         "capture",
         "closed_early",
+        "content",
         "context",
         "cost_usd",
         "done",
@@ -149,8 +150,14 @@ class Call:
         if fingerprint:
             span_attrs[semconv.TP_PROMPT_FINGERPRINT] = fingerprint
         self.capture = runtime.capture
-        if self.capture:
-            _content.capture_request(adapter, kwargs, span_attrs)
+        self.content: dict[str, Any] | None = None  # captured content bound for the event
+        if self.capture or runtime.capture_event:
+            content: dict[str, Any] = {}
+            _content.capture_request(adapter, kwargs, content)
+            if self.capture:
+                span_attrs.update(content)
+            if runtime.capture_event:
+                self.content = content
 
         name = f"{adapter.operation} {model}" if model else adapter.operation
         foreign = foreign_genai_span()
@@ -241,9 +248,17 @@ class Call:
                 attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage[4]
             attrs[semconv.TP_USAGE_SOURCE] = self.usage_source
             self._price(attrs, usage)
-        if self.capture and self.error_type is None:
-            _content.capture_response(self, attrs)
+        content = self.content
+        if (self.capture or content is not None) and self.error_type is None:
+            output: dict[str, Any] = {}
+            _content.capture_response(self, output)
+            if self.capture:
+                attrs.update(output)
+            if content is not None:
+                content.update(output)
         span.set_attributes(attrs)
+        if content is not None:
+            _content.emit_event(self, {**(getattr(span, "attributes", None) or {}), **attrs}, content)
         self.runtime.instruments.record(self, time.perf_counter() - self.start, self.foreign)
 
     def _estimate(self) -> None:

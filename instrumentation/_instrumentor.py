@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
 import wrapt
-from opentelemetry import metrics, trace
+from opentelemetry import _logs, metrics, trace
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]  # mypy misreads this module
 
@@ -135,7 +135,9 @@ class TokenproofInstrumentor(BaseInstrumentor):
         meter = metrics.get_meter(semconv.INSTRUMENTATION_SCOPE, _VERSION, meter_provider=kwargs.get("meter_provider"))
         instruments = Instruments(meter)
         set_error_counter(instruments.errors)
-        _runtime.install(_runtime.Runtime(tracer, instruments))
+        event_logger = _logs.get_logger(semconv.INSTRUMENTATION_SCOPE, _VERSION,
+                                        logger_provider=kwargs.get("logger_provider"))
+        _runtime.install(_runtime.Runtime(tracer, instruments, event_logger))
         self._patched = []
         for target in TARGETS:
             try:

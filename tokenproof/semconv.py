@@ -107,6 +107,8 @@ METRIC_INSTRUMENTATION_ERRORS = "tokenproof.instrumentation.errors"  # counter
 
 # --- environment variables of the OpenTelemetry GenAI conventions we honour ------------------
 ENV_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+# the GenAI event emitted per call when content capture asks for events (EVENT_ONLY / SPAN_AND_EVENT)
+EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
 
 # --- the OpenTelemetry contrib package / exporter scope name we emit under ---------------------
 INSTRUMENTATION_SCOPE = "tokenproof.instrumentation"

@@ -98,32 +98,67 @@ class Recorder:
         self.calls[slot] = {"path": scope["path"], **(usage or {"model": None})}
 
 
+class RecordingProvider:
+    """The provider app behind a :class:`Recorder`, served on a free loopback port in a thread."""
+
+    def __init__(self) -> None:
+        self.app = Recorder(create_app(ProviderOptions.from_kwargs(port=0, latency_ms=0)))
+        self.sock = bind_socket("127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+class AppRun:
+    """One run of a library app (bare or instrumented) against its own recording provider."""
+
+    def __init__(self, app: str, spans_file: Path | None) -> None:
+        self.provider = RecordingProvider()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENPROOF_"))}
+        env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no network at import
+        if spans_file is not None:
+            env["TOKENPROOF_APP_SPANS"] = str(spans_file)
+        self.spans_file = spans_file
+        self.process = subprocess.Popen([sys.executable, str(APPS / app), self.provider.url], cwd=APPS, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait(self) -> AppRun:
+        try:
+            self.stdout, self.stderr = self.process.communicate(timeout=300)
+        finally:
+            self.provider.stop()
+        self.calls = list(self.provider.app.calls)
+        return self
+
+
+APP_FILES = {"langchain": "langchain_app.py", "litellm": "litellm_app.py", "agents": "agents_app.py",
+             "pydantic_ai": "pydantic_ai_app.py"}
+NEEDS = {"langchain": ("langchain_openai", "langchain_anthropic"), "litellm": ("litellm",),
+         "agents": ("agents",), "pydantic_ai": ("pydantic_ai",)}
+
+
+def _installed(name: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in NEEDS[name])
+
+
 @pytest.fixture(scope="module")
-def recorder():
-    app = Recorder(create_app(ProviderOptions.from_kwargs(port=0, latency_ms=0)))
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    app.url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # type: ignore[attr-defined]
-    yield app
-    server.should_exit = True
-    thread.join(timeout=5)
-    sock.close()
-
-
-def _run(app: str, recorder: Recorder, spans_file: Path | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENPROOF_"))}
-    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no network at import
-    if spans_file is not None:
-        env["TOKENPROOF_APP_SPANS"] = str(spans_file)
-    run = subprocess.run([sys.executable, str(APPS / app), recorder.url],  # type: ignore[attr-defined]
-                         cwd=APPS, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
+def app_runs(tmp_path_factory):
+    """Every installed app, bare and instrumented, all run at once (the suite waits for the slowest)."""
+    folder = tmp_path_factory.mktemp("library-apps")
+    started = {}
+    for name, app in APP_FILES.items():
+        if _installed(name):
+            started[name] = (AppRun(app, None), AppRun(app, folder / f"{name}.json"))
+    return {name: (bare.wait(), instrumented.wait()) for name, (bare, instrumented) in started.items()}
 
 
 def _expected_cost(attrs: dict[str, Any], call: dict[str, Any]) -> float:
@@ -133,15 +168,15 @@ def _expected_cost(attrs: dict[str, Any], call: dict[str, Any]) -> float:
     return float(calc_price(usage, model_ref=model, provider_id=attrs[sc.GEN_AI_PROVIDER_NAME]).total_price)
 
 
-def check_library_app(app: str, feature: str, recorder: Recorder, tmp_path: Path) -> list[dict[str, Any]]:
-    bare = _run(app, recorder, None)
-    recorder.calls.clear()
-    instrumented = _run(app, recorder, tmp_path / "spans.json")
+def check_library_app(name: str, feature: str, app_runs: dict[str, Any]) -> list[dict[str, Any]]:
+    bare, instrumented = app_runs[name]
+    assert bare.process.returncode == 0, bare.stderr[-3000:]
+    assert instrumented.process.returncode == 0, instrumented.stderr[-3000:]
     assert instrumented.stdout == bare.stdout  # the app sees exactly what it saw without tokenproof
     assert instrumented.stderr == bare.stderr
-    spans = json.loads((tmp_path / "spans.json").read_text())
+    spans = json.loads(instrumented.spans_file.read_text())
     llm = [s["attributes"] for s in spans if sc.GEN_AI_OPERATION_NAME in s["attributes"]]
-    calls = list(recorder.calls)
+    calls = instrumented.calls
     assert len(llm) == len(calls), ([s["name"] for s in spans], calls)  # one span per provider call
     for attrs, call in zip(llm, calls, strict=True):
         assert attrs[sc.TP_FEATURE] == feature and attrs[sc.TP_TIER] == "pro", attrs
@@ -157,32 +192,31 @@ def check_library_app(app: str, feature: str, recorder: Recorder, tmp_path: Path
     return llm
 
 
-def _needs(*modules: str) -> Any:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    return pytest.mark.skipif(bool(missing), reason=f"not installed: {missing}")
+def _needs(name: str) -> Any:
+    return pytest.mark.skipif(not _installed(name), reason=f"not installed: {NEEDS[name]}")
 
 
-@_needs("langchain_openai", "langchain_anthropic")
-def test_langchain(recorder, tmp_path):
-    spans = check_library_app("langchain_app.py", "lib-langchain", recorder, tmp_path)
+@_needs("langchain")
+def test_langchain(app_runs):
+    spans = check_library_app("langchain", "lib-langchain", app_runs)
     assert {s[sc.GEN_AI_PROVIDER_NAME] for s in spans} == {"openai", "anthropic"}
 
 
 
 @_needs("litellm")
-def test_litellm_openai_handler(recorder, tmp_path):
+def test_litellm_openai_handler(app_runs):
     """LiteLLM's OpenAI handler posts to the SDK client directly: seen through the generic post()."""
-    spans = check_library_app("litellm_app.py", "lib-litellm", recorder, tmp_path)
+    spans = check_library_app("litellm", "lib-litellm", app_runs)
     assert len(spans) == 6 and {s[sc.GEN_AI_PROVIDER_NAME] for s in spans} == {"openai"}
 
 
 @_needs("agents")
-def test_openai_agents_sdk(recorder, tmp_path):
-    spans = check_library_app("agents_app.py", "lib-agents", recorder, tmp_path)
+def test_openai_agents_sdk(app_runs):
+    spans = check_library_app("agents", "lib-agents", app_runs)
     assert len(spans) == 4
 
 
 @_needs("pydantic_ai")
-def test_pydantic_ai(recorder, tmp_path):
-    spans = check_library_app("pydantic_ai_app.py", "lib-pydantic-ai", recorder, tmp_path)
+def test_pydantic_ai(app_runs):
+    spans = check_library_app("pydantic_ai", "lib-pydantic-ai", app_runs)
     assert len(spans) == 6 and {s[sc.GEN_AI_PROVIDER_NAME] for s in spans} == {"openai", "anthropic"}

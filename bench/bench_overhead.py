@@ -110,8 +110,15 @@ class NullExporter(SpanExporter):
 
 
 def _methods() -> dict[tuple[type, str], Any]:
-    return {(cls, name): cls.__dict__[name] for cls in (chat_module.Completions, chat_module.AsyncCompletions)
-            for name in ("create", "parse", "stream") if name in cls.__dict__}
+    """The class attributes tokenproof and OpenLLMetry patch for these calls (the chat resource's
+    methods and the clients' generic ``post``, which tokenproof also wraps)."""
+    import openai._base_client as base
+
+    return {(cls, name): cls.__dict__[name]
+            for cls, names in ((chat_module.Completions, ("create", "parse", "stream")),
+                               (chat_module.AsyncCompletions, ("create", "parse", "stream")),
+                               (base.SyncAPIClient, ("post",)), (base.AsyncAPIClient, ("post",)))
+            for name in names if name in cls.__dict__}
 
 
 def _apply(state: dict[tuple[type, str], Any]) -> None:

@@ -121,9 +121,11 @@ class RecordingProvider:
 class AppRun:
     """One run of a library app (bare or instrumented) against its own recording provider."""
 
-    def __init__(self, app: str, spans_file: Path | None) -> None:
+    def __init__(self, app: str, spans_file: Path | None, path: Path | None = None) -> None:
         self.provider = RecordingProvider()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENPROOF_"))}
+        if path is not None:
+            env["PYTHONPATH"] = str(path)
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no network at import
         if spans_file is not None:
             env["TOKENPROOF_APP_SPANS"] = str(spans_file)
@@ -141,12 +143,20 @@ class AppRun:
 
 
 APP_FILES = {"langchain": "langchain_app.py", "litellm": "litellm_app.py", "agents": "agents_app.py",
-             "pydantic_ai": "pydantic_ai_app.py"}
+             "pydantic_ai": "pydantic_ai_app.py", "instructor": "instructor_app.py",
+             "llama_index": "llama_index_app.py"}
 NEEDS = {"langchain": ("langchain_openai", "langchain_anthropic"), "litellm": ("litellm",),
-         "agents": ("agents",), "pydantic_ai": ("pydantic_ai",)}
+         "agents": ("agents",), "pydantic_ai": ("pydantic_ai",), "instructor": ("instructor",),
+         "llama_index": ("llama_index/llms/openai",)}
+# instructor and llama-index need the openai 2.x major: their packages live in a folder of their own
+# (scripts/setup.sh installs tests/instrumentation/openai2-libs.txt there) put first on the app's path
+OPENAI2_LIBS = Path(sys.prefix) / "openai2-libs"
+OPENAI2_APPS = ("instructor", "llama_index")
 
 
 def _installed(name: str) -> bool:
+    if name in OPENAI2_APPS:
+        return all((OPENAI2_LIBS / m).is_dir() for m in NEEDS[name])
     return all(importlib.util.find_spec(m) is not None for m in NEEDS[name])
 
 
@@ -157,7 +167,8 @@ def app_runs(tmp_path_factory):
     started = {}
     for name, app in APP_FILES.items():
         if _installed(name):
-            started[name] = (AppRun(app, None), AppRun(app, folder / f"{name}.json"))
+            path = OPENAI2_LIBS if name in OPENAI2_APPS else None
+            started[name] = (AppRun(app, None, path), AppRun(app, folder / f"{name}.json", path))
     return {name: (bare.wait(), instrumented.wait()) for name, (bare, instrumented) in started.items()}
 
 
@@ -193,7 +204,8 @@ def check_library_app(name: str, feature: str, app_runs: dict[str, Any]) -> list
 
 
 def _needs(name: str) -> Any:
-    return pytest.mark.skipif(not _installed(name), reason=f"not installed: {NEEDS[name]}")
+    where = f" in {OPENAI2_LIBS} (scripts/setup.sh installs them)" if name in OPENAI2_APPS else ""
+    return pytest.mark.skipif(not _installed(name), reason=f"not installed{where}: {NEEDS[name]}")
 
 
 @_needs("langchain")
@@ -220,3 +232,15 @@ def test_openai_agents_sdk(app_runs):
 def test_pydantic_ai(app_runs):
     spans = check_library_app("pydantic_ai", "lib-pydantic-ai", app_runs)
     assert len(spans) == 6 and {s[sc.GEN_AI_PROVIDER_NAME] for s in spans} == {"openai", "anthropic"}
+
+
+@_needs("instructor")
+def test_instructor_on_openai_2(app_runs):
+    spans = check_library_app("instructor", "lib-instructor", app_runs)
+    assert len(spans) == 3 and "openai: '2." in app_runs["instructor"][1].stdout
+
+
+@_needs("llama_index")
+def test_llama_index_on_openai_2(app_runs):
+    spans = check_library_app("llama_index", "lib-llama-index", app_runs)
+    assert len(spans) == 4 and "openai: '2." in app_runs["llama_index"][1].stdout

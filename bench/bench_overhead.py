@@ -205,9 +205,16 @@ def _setups(client: openai.OpenAI) -> tuple[dict[str, dict[tuple[type, str], Any
     tracer_provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    bare = _methods()
+    resource = client.chat.completions  # binds client.post at creation: rebound per mode below
+
+    def methods() -> dict[Any, Any]:
+        state: dict[Any, Any] = _methods()
+        state[(resource, "_post")] = client.post  # the post() of the class attributes in force now
+        return state
+
+    bare = methods()
     TokenproofInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
-    tokenproof_state = _methods()
+    tokenproof_state = methods()
 
     from tokenproof.instrumentation import _runtime
 
@@ -224,7 +231,7 @@ def _setups(client: openai.OpenAI) -> tuple[dict[str, dict[tuple[type, str], Any
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
     OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
-    openllmetry_state = _methods()
+    openllmetry_state = methods()
     _apply(bare)
     return {"bare": bare, "tokenproof": tokenproof_state, "sdk-floor": floor_state,
             "openllmetry": openllmetry_state, "openllmetry-nocontent": openllmetry_state}, reader, floor

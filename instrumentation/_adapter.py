@@ -11,6 +11,7 @@ helpers shared by every Stainless-generated SDK (:mod:`._sdk`); an adapter for a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import _sdk
@@ -69,6 +70,10 @@ class Adapter:
     def raw_requested(self, kwargs: dict[str, Any]) -> bool:
         """True when the call asks for a raw-response wrapper (``with_raw_response`` and the like)."""
         return _sdk.raw_response_mode(kwargs.get("extra_headers")) is not None
+
+    def manager_request(self, manager: Any) -> tuple[Any, Callable[[Any], None]]:
+        """(the request a ``.stream()`` manager will send on entry, a function replacing it)."""
+        return _sdk.manager_request(manager)
 
     def is_response_wrapper(self, result: Any) -> bool:
         """True when ``result`` is a raw-response wrapper whose ``parse()`` gives the response or stream."""

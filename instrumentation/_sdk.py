@@ -21,6 +21,7 @@ __all__ = [
     "client_of",
     "count_messages",
     "dictish",
+    "manager_request",
     "model_and_params",
     "num_params",
     "raw_response_mode",
@@ -65,6 +66,16 @@ def server_of(client: Any) -> tuple[str | None, int | None]:
         _servers.clear()
     _servers[id(url)] = (url, host, port)  # holds the URL, so its id cannot be reused while cached
     return host, port
+
+
+def manager_request(manager: Any) -> tuple[Any, Any]:
+    """A ``.stream()`` manager's pending request (its private ``__api_request``) and its setter."""
+    attr = f"_{type(manager).__name__}__api_request"
+
+    def replace(request: Any) -> None:
+        setattr(manager, attr, request)
+
+    return getattr(manager, attr), replace
 
 
 def raw_response_mode(headers: Any) -> str | None:

@@ -196,15 +196,14 @@ def manager_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: 
 
 
 def request_manager_wrapper(adapter: Adapter, is_async: bool) -> Callable[..., Any]:
-    """``.stream()`` helpers that send their own request (a private ``__api_request`` attribute)."""
+    """``.stream()`` helpers that send their own request (the adapter reads and replaces it)."""
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         manager = wrapped(*args, **kwargs)
         if _runtime.get() is None:
             return manager
         try:
-            attr = f"_{type(manager).__name__}__api_request"
-            original = getattr(manager, attr)
+            original, replace = adapter.manager_request(manager)
             call_kwargs = dict(kwargs)
             call_kwargs["stream"] = True
             client = adapter.client_of(instance)
@@ -213,9 +212,9 @@ def request_manager_wrapper(adapter: Adapter, is_async: bool) -> Callable[..., A
                 async def send_async(_kw: dict[str, Any], _outer: bool) -> Any:
                     return await original
 
-                setattr(manager, attr, run_async(adapter, client, call_kwargs, send_async))
+                replace(run_async(adapter, client, call_kwargs, send_async))
             else:
-                setattr(manager, attr, functools.partial(run_sync, adapter, client, call_kwargs, lambda _kw, _o: original()))
+                replace(functools.partial(run_sync, adapter, client, call_kwargs, lambda _kw, _o: original()))
             return StreamManagerProxy(manager)
         except Exception as exc:
             internal_error("stream_helper", exc)

@@ -23,7 +23,7 @@ from tokenproof import semconv
 from . import _runtime
 from ._anthropic import MessagesAdapter
 from ._metrics import Instruments
-from ._openai import ChatAdapter, EmbeddingsAdapter, ResponsesAdapter
+from ._openai import ChatAdapter, CompletionsAdapter, EmbeddingsAdapter, ResponsesAdapter
 from ._safety import set_error_counter
 from ._sdk import PostRouter
 from ._warnings import restore_sdk_warnings, route_sdk_warnings
@@ -36,6 +36,7 @@ _VERSION = "0.1.0"
 _INSTRUMENTS = ("openai >= 1.0.0, < 4", "anthropic >= 0.30")
 
 _chat, _responses, _embeddings, _messages = ChatAdapter(), ResponsesAdapter(), EmbeddingsAdapter(), MessagesAdapter()
+_completions = CompletionsAdapter()
 
 
 class Target(NamedTuple):
@@ -67,6 +68,7 @@ TARGETS: list[Target] = [
     Target("openai.resources.responses", "Responses", "stream", manager_wrapper),
     Target("openai.resources.responses", "AsyncResponses", "stream", manager_wrapper),
     *_calls("openai.resources.embeddings", "Embeddings", "AsyncEmbeddings", "create", _embeddings),
+    *_calls("openai.resources.completions", "Completions", "AsyncCompletions", "create", _completions),
     *_calls("anthropic.resources.messages", "Messages", "AsyncMessages", "create", _messages),
     *_calls("anthropic.resources.messages", "Messages", "AsyncMessages", "parse", _messages),
     Target("anthropic.resources.messages", "Messages", "stream", request_manager_wrapper(_messages, False)),
@@ -80,7 +82,8 @@ TARGETS: list[Target] = [
     # handler): keyed by request path; a post made by a wrapped method above passes through
     *[Target(f"{sdk}._base_client", cls, "post", post_wrapper(router, cls.startswith("Async")))
       for sdk, router in (
-          ("openai", PostRouter({"/chat/completions": _chat, "/responses": _responses, "/embeddings": _embeddings})),
+          ("openai", PostRouter({"/chat/completions": _chat, "/responses": _responses, "/embeddings": _embeddings,
+                                 "/completions": _completions})),
           ("anthropic", PostRouter({"/v1/messages": _messages})),
       )
       for cls in ("SyncAPIClient", "AsyncAPIClient")],

@@ -1,4 +1,4 @@
-"""OpenAI adapters: chat completions (create / parse / stream), Responses, embeddings.
+"""OpenAI adapters: chat completions (create / parse / stream), Responses, embeddings, legacy completions.
 
 Reads requests and responses of the ``openai`` SDK (1.x through 3.x: the objects read here kept
 their names across majors). Chat streams: when the caller did not ask for usage, we add
@@ -21,7 +21,7 @@ from ._sdk import dictish as _dictish
 from ._sdk import model_and_params as _model_and_params
 from ._sdk import unwrap_response as _parsed
 
-__all__ = ["ChatAdapter", "EmbeddingsAdapter", "ResponsesAdapter"]
+__all__ = ["ChatAdapter", "CompletionsAdapter", "EmbeddingsAdapter", "ResponsesAdapter"]
 
 _AZURE = {"AzureOpenAI": "azure.ai.openai", "AsyncAzureOpenAI": "azure.ai.openai"}
 _INSTRUCTION_ROLES = ("system", "developer")
@@ -376,3 +376,62 @@ class EmbeddingsAdapter(Adapter):
 
     def capture_params(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {k: kwargs[k] for k in ("encoding_format", "dimensions") if isinstance(kwargs.get(k), (str, int))}
+
+
+# --- legacy text completions (/completions) --------------------------------------------------------
+class CompletionsAccumulator(Accumulator):
+    __slots__ = ()
+
+    def add(self, chunk: Any) -> bool:
+        call = self.call
+        if call.response_id is None:
+            call.response_id = chunk.id
+            call.response_model = chunk.model
+        usage = chunk.usage
+        if usage is not None:
+            call.usage = _usage_tuple(usage)
+        choices = chunk.choices
+        if not choices:
+            return usage is not None and call.hide_usage
+        for choice in choices:
+            if choice.text:
+                call.text_parts.append(choice.text)
+            if choice.finish_reason:
+                call.finish_reasons.append(choice.finish_reason)
+        return False
+
+
+class CompletionsAdapter(ChatAdapter):
+    """``completions.create``: same usage, stream options and parameters as chat, a prompt string."""
+
+    operation = semconv.OPERATION_TEXT_COMPLETION
+    accumulator_class = CompletionsAccumulator
+
+    def output_format(self, kwargs: dict[str, Any]) -> str:
+        return semconv.OUTPUT_TEXT
+
+    def read_response(self, call: Any, response: Any) -> None:
+        response = _parsed(response)
+        call.response = response
+        call.response_id = response.id
+        call.response_model = response.model
+        for choice in response.choices:
+            if choice.finish_reason:
+                call.finish_reasons.append(choice.finish_reason)
+        if response.usage is not None:
+            call.usage = _usage_tuple(response.usage)
+
+    def response_text(self, response: Any) -> str:
+        return "".join(c.text or "" for c in response.choices)
+
+    def fingerprint(self, kwargs: dict[str, Any]) -> str | None:
+        return None  # a bare prompt string: no template to tell from its data
+
+    def estimate_input_tokens(self, kwargs: dict[str, Any], model: str) -> int:
+        prompt = kwargs.get("prompt")
+        prompts = [prompt] if isinstance(prompt, str) else [p for p in prompt or () if isinstance(p, str)]
+        return sum(_count_text(model, p) for p in prompts)
+
+    def capture_input(self, kwargs: dict[str, Any]) -> tuple[list[Any] | None, list[Any] | None]:
+        prompt = kwargs.get("prompt")
+        return None, [{"role": "user", "parts": to_parts(prompt if isinstance(prompt, str) else _dictish(prompt))}]

@@ -43,6 +43,7 @@ GEN_AI_USAGE_COST = "gen_ai.usage.cost"
 # Values of gen_ai.operation.name / gen_ai.provider.name / gen_ai.output.type we emit
 OPERATION_CHAT = "chat"
 OPERATION_EMBEDDINGS = "embeddings"
+OPERATION_TEXT_COMPLETION = "text_completion"  # the legacy /completions API
 PROVIDER_OPENAI = "openai"
 PROVIDER_ANTHROPIC = "anthropic"
 TOKEN_TYPE_INPUT = "input"

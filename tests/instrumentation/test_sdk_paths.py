@@ -21,7 +21,7 @@ from tokenproof import semconv as sc
 from tokenproof.instrumentation import TokenproofInstrumentor
 from tokenproof.provider.testing import run_provider
 
-from .conftest import reinstrument
+from .conftest import openai_client, reinstrument, sse
 
 MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]
 RAW = {"X-Stainless-Raw-Response": "true"}  # what LiteLLM sends with its direct post()
@@ -232,3 +232,29 @@ def test_sdk_warnings_point_at_the_same_frames_as_without_tokenproof(instrumente
     assert len(expected) == 2
     assert _deprecation_frames(provider) == expected
     assert all(filename == __file__ for _, filename, _ in expected)  # the app's frames, not the SDK's or ours
+
+
+# --- the legacy text completions API (mock transport: the local provider does not serve it) --------
+def _completion(body):
+    base = {"id": "cmpl-1", "object": "text_completion", "created": 1700000000, "model": "gpt-3.5-turbo-instruct"}
+    usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    if not body.get("stream"):
+        return 200, {**base, "choices": [{"index": 0, "text": "Blue.", "finish_reason": "stop", "logprobs": None}],
+                     "usage": usage}
+    chunks = [{**base, "choices": [{"index": 0, "text": t, "finish_reason": None, "logprobs": None}]}
+              for t in ("Bl", "ue.")]
+    chunks[-1]["choices"][0]["finish_reason"] = "stop"
+    if (body.get("stream_options") or {}).get("include_usage"):
+        chunks.append({**base, "choices": [], "usage": usage})
+    return 200, sse(chunks)
+
+
+def test_legacy_completions_are_priced_streamed_or_not(instrumented):
+    client = openai_client(_completion)
+    text = client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Sky colour?").choices[0].text
+    chunks = list(client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Sky colour?", stream=True))
+    assert text == "".join(c.choices[0].text for c in chunks) and all(c.choices for c in chunks)
+    for span in instrumented.llm_spans():
+        attrs = _priced(span)
+        assert attrs[sc.GEN_AI_OPERATION_NAME] == "text_completion"
+        assert (attrs[sc.GEN_AI_USAGE_INPUT_TOKENS], attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (5, 2)

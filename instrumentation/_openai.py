@@ -106,7 +106,7 @@ class ChatAdapter(Adapter):
     provider = semconv.PROVIDER_OPENAI
     client_providers = _AZURE
     operation = semconv.OPERATION_CHAT
-    accumulator_class = ChatAccumulator
+    accumulator_class: type[Accumulator] = ChatAccumulator
     _params = (
         ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
         ("top_p", semconv.GEN_AI_REQUEST_TOP_P),

@@ -174,6 +174,13 @@ def test_direct_post_calls_get_one_span_each(instrumented, provider):
     assert all(c.choices for c in chunks)
 
 
+def test_anthropic_direct_post_gets_a_span(instrumented, provider):
+    message = _an(provider).post("/v1/messages", cast_to=anthropic.types.Message, body={
+        "model": "claude-3-5-haiku-latest", "max_tokens": 100, "messages": MESSAGES})
+    attrs = _priced(instrumented.only_span(), "anthropic")
+    assert attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == message.usage.output_tokens
+
+
 def test_resource_methods_still_give_one_span(instrumented, provider):
     """create() sends through the (also wrapped) post(): still one span per call."""
     client = _oa(provider)

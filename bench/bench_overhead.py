@@ -110,8 +110,15 @@ class NullExporter(SpanExporter):
 
 
 def _methods() -> dict[tuple[type, str], Any]:
-    return {(cls, name): cls.__dict__[name] for cls in (chat_module.Completions, chat_module.AsyncCompletions)
-            for name in ("create", "parse", "stream") if name in cls.__dict__}
+    """The class attributes tokenproof and OpenLLMetry patch for these calls (the chat resource's
+    methods and the clients' generic ``post``, which tokenproof also wraps)."""
+    import openai._base_client as base
+
+    return {(cls, name): cls.__dict__[name]
+            for cls, names in ((chat_module.Completions, ("create", "parse", "stream")),
+                               (chat_module.AsyncCompletions, ("create", "parse", "stream")),
+                               (base.SyncAPIClient, ("post",)), (base.AsyncAPIClient, ("post",)))
+            for name in names if name in cls.__dict__}
 
 
 def _apply(state: dict[tuple[type, str], Any]) -> None:
@@ -198,9 +205,16 @@ def _setups(client: openai.OpenAI) -> tuple[dict[str, dict[tuple[type, str], Any
     tracer_provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    bare = _methods()
+    resource = client.chat.completions  # binds client.post at creation: rebound per mode below
+
+    def methods() -> dict[Any, Any]:
+        state: dict[Any, Any] = _methods()
+        state[(resource, "_post")] = client.post  # the post() of the class attributes in force now
+        return state
+
+    bare = methods()
     TokenproofInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
-    tokenproof_state = _methods()
+    tokenproof_state = methods()
 
     from tokenproof.instrumentation import _runtime
 
@@ -217,7 +231,7 @@ def _setups(client: openai.OpenAI) -> tuple[dict[str, dict[tuple[type, str], Any
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
     OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
-    openllmetry_state = _methods()
+    openllmetry_state = methods()
     _apply(bare)
     return {"bare": bare, "tokenproof": tokenproof_state, "sdk-floor": floor_state,
             "openllmetry": openllmetry_state, "openllmetry-nocontent": openllmetry_state}, reader, floor

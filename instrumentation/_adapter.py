@@ -3,12 +3,18 @@
 An adapter knows one API of one SDK (OpenAI chat completions, OpenAI Responses, OpenAI embeddings,
 Anthropic messages). The generic core (:mod:`._call`, :mod:`._wrappers`, :mod:`._stream`) owns span
 lifecycle, streaming, errors, usage/cost, tags, fingerprint, content capture and metrics, and asks
-the adapter only how to read a request, how to read a response, and how to accumulate stream chunks.
+the adapter only: which client is behind a resource and where it points, how to read a request,
+whether a result is a raw-response wrapper, how to read a response, and how to accumulate stream
+chunks. The core never reads an SDK's private attributes itself: the defaults below do, through the
+helpers shared by every Stainless-generated SDK (:mod:`._sdk`); an adapter for another SDK overrides them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from . import _sdk
 
 __all__ = ["Accumulator", "Adapter", "given"]
 
@@ -46,20 +52,40 @@ class Adapter:
     # SDK client class name -> gen_ai.provider.name, for clients of the same SDK served elsewhere
     client_providers: dict[str, str] = {}
 
-    def provider_for(self, instance: Any) -> str:
-        """gen_ai.provider.name for a call made through the SDK resource ``instance``."""
+    def client_of(self, instance: Any) -> Any:
+        """The SDK client behind the resource ``instance`` a wrapped method was called on."""
+        return _sdk.client_of(instance)
+
+    def server(self, client: Any) -> _sdk.Endpoint:
+        """(server.address, server.port, base URL, provider of that host) the SDK ``client`` sends
+        to (None when unknown)."""
+        return _sdk.server_of(client)
+
+    def provider_for(self, client: Any) -> str:
+        """gen_ai.provider.name for a call made through the SDK ``client``."""
         providers = self.client_providers
         if providers:
-            client = getattr(instance, "_client", None)
             return providers.get(type(client).__name__, self.provider)
         return self.provider
+
+    def raw_requested(self, kwargs: dict[str, Any]) -> bool:
+        """True when the call asks for a raw-response wrapper (``with_raw_response`` and the like)."""
+        return _sdk.raw_response_mode(kwargs.get("extra_headers")) is not None
+
+    def manager_request(self, manager: Any) -> tuple[Any, Callable[[Any], None]]:
+        """(the request a ``.stream()`` manager will send on entry, a function replacing it)."""
+        return _sdk.manager_request(manager)
+
+    def is_response_wrapper(self, result: Any) -> bool:
+        """True when ``result`` is a raw-response wrapper whose ``parse()`` gives the response or stream."""
+        return type(result).__name__ in _sdk.RESPONSE_WRAPPERS
 
     def request_attributes(self, kwargs: dict[str, Any], attrs: dict[str, Any]) -> str:
         """Add request attributes to ``attrs``; return the requested model name."""
         raise NotImplementedError
 
-    def prepare_client(self, instance: Any) -> None:
-        """Called before each call with the SDK resource (e.g. to turn off the SDK's own spans)."""
+    def prepare_client(self, client: Any) -> None:
+        """Called before each call with the SDK client (e.g. to turn off the SDK's own spans)."""
 
     def is_streaming(self, kwargs: dict[str, Any]) -> bool:
         return kwargs.get("stream") is True

@@ -19,7 +19,10 @@ from tokenproof.usage import Usage
 from ._adapter import Accumulator, Adapter
 from ._content import to_parts
 from ._fingerprint import fingerprint, shape
-from ._openai import _count_messages, _dictish, _model_and_params, _parsed
+from ._sdk import count_messages as _count_messages
+from ._sdk import dictish as _dictish
+from ._sdk import model_and_params as _model_and_params
+from ._sdk import unwrap_response as _parsed
 
 __all__ = ["MessagesAdapter"]
 
@@ -117,8 +120,7 @@ class MessagesAdapter(Adapter):
         ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
     )
 
-    def prepare_client(self, instance: Any) -> None:
-        client = getattr(instance, "_client", None)
+    def prepare_client(self, client: Any) -> None:
         if client is not None and getattr(client, "_lazy_tracer", None) is not None:
             client._lazy_tracer = None  # the SDK's own span for this client would duplicate ours
 

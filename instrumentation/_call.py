@@ -23,11 +23,11 @@ from . import _content
 from ._adapter import Adapter
 from ._estimate import count_text
 from ._safety import internal_error
+from ._sdk import FOREIGN_INSTRUMENTATIONS
 
 __all__ = ["Call", "foreign_genai_span", "span_context"]
 
 _CLIENT = SpanKind.CLIENT
-_FOREIGN_SCOPES = ("opentelemetry.instrumentation.openai", "opentelemetry.instrumentation.anthropic")
 _pricing: Any = None
 
 
@@ -52,39 +52,9 @@ def foreign_genai_span() -> Any:
         return None
     scope = getattr(span, "instrumentation_scope", None)
     name = getattr(scope, "name", "") or ""
-    if name.startswith(_FOREIGN_SCOPES):
+    if name.startswith(FOREIGN_INSTRUMENTATIONS):
         return span
     return None
-
-
-_servers: dict[int, tuple[Any, str | None, int | None, str | None, str | None]] = {}
-
-
-def _server(instance: Any) -> tuple[str | None, int | None, str | None, str | None]:
-    """(server.address, server.port, base URL, provider of that host) of the SDK client behind a
-    resource, cached per base URL object. The provider is the catalogue's ``gen_ai.provider.name``
-    for the hosts of known OpenAI-compatible services (DeepSeek, Groq, OpenRouter...), else None."""
-    client = getattr(instance, "_client", None)
-    url = getattr(client, "base_url", None)
-    if url is None:
-        return None, None, None, None
-    hit = _servers.get(id(url))
-    if hit is not None and hit[0] is url:
-        return hit[1], hit[2], hit[3], hit[4]
-    host = getattr(url, "host", None) or None
-    port = getattr(url, "port", None)
-    if port is None:
-        scheme = getattr(url, "scheme", "")
-        port = 443 if scheme == "https" else 80 if scheme == "http" else None
-    api_url = str(url)
-    from tokenproof import catalogue  # imports genai-prices: only once a call is made
-
-    host_provider = catalogue.provider_for_url(api_url)
-    if len(_servers) > 256:
-        _servers.clear()
-    # holds the URL, so its id cannot be reused while cached
-    _servers[id(url)] = (url, host, port, api_url, host_provider)
-    return host, port, api_url, host_provider
 
 
 class Call:
@@ -95,6 +65,7 @@ class Call:
         "api_url",
         "capture",
         "closed_early",
+        "content",
         "context",
         "cost_usd",
         "done",
@@ -123,8 +94,8 @@ class Call:
         "usage_source",
     )
 
-    def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], instance: Any, known: Any = None,
-                 route_attrs: dict[str, Any] | None = None) -> None:
+    def __init__(self, runtime: Any, adapter: Adapter, kwargs: dict[str, Any], client: Any, raw: bool = False,
+                 known: Any = None, route_attrs: dict[str, Any] | None = None) -> None:
         """``known``: (tags, fingerprint) already computed by the router; ``route_attrs``: the route
         applied to this attempt (docs/routing.md)."""
         self.runtime = runtime
@@ -147,17 +118,17 @@ class Call:
         self.provider_cost: float | None = None  # what the provider says it charged (OpenRouter)
         self.response_service_tier: str | None = None  # the OpenAI service tier that served the call
 
-        self.provider = provider = adapter.provider_for(instance)
+        self.provider = provider = adapter.provider_for(client)
         attrs: dict[str, Any] = {
             semconv.GEN_AI_OPERATION_NAME: adapter.operation,
             semconv.GEN_AI_PROVIDER_NAME: provider,
         }
-        adapter.prepare_client(instance)
+        adapter.prepare_client(client)
         if route_attrs:
             attrs.update(route_attrs)
         model = adapter.request_attributes(kwargs, attrs)
         self.request_model = model
-        host, port, self.api_url, host_provider = _server(instance)
+        host, port, self.api_url, host_provider = adapter.server(client)
         self.server = host, port  # (for the metrics' attributes)
         if host_provider is not None and provider == adapter.provider and host_provider != provider:
             # an SDK client pointed at another service's OpenAI-compatible endpoint
@@ -171,7 +142,9 @@ class Call:
         self.streaming = adapter.is_streaming(kwargs)
         if self.streaming:
             attrs[semconv.GEN_AI_REQUEST_STREAM] = True
-            kwargs, self.hide_usage = adapter.prepare_stream(kwargs, runtime)
+            if not raw:  # a stream inside a raw-response wrapper may be read as bytes, past us:
+                # never ask it for a usage chunk the app could then see
+                kwargs, self.hide_usage = adapter.prepare_stream(kwargs, runtime)
         self.kwargs = kwargs
         self.output_format = adapter.output_format(kwargs)
 
@@ -192,8 +165,14 @@ class Call:
         if fingerprint:
             span_attrs[semconv.TP_PROMPT_FINGERPRINT] = fingerprint
         self.capture = runtime.capture
-        if self.capture:
-            _content.capture_request(adapter, kwargs, span_attrs)
+        self.content: dict[str, Any] | None = None  # captured content bound for the event
+        if self.capture or runtime.capture_event:
+            content: dict[str, Any] = {}
+            _content.capture_request(adapter, kwargs, content)
+            if self.capture:
+                span_attrs.update(content)
+            if runtime.capture_event:
+                self.content = content
 
         name = f"{adapter.operation} {model}" if model else adapter.operation
         foreign = foreign_genai_span()
@@ -291,9 +270,17 @@ class Call:
                     attrs[semconv.TP_USAGE_EXTRA_PREFIX + name] = extra
             attrs[semconv.TP_USAGE_SOURCE] = self.usage_source
             self._price(attrs, usage)
-        if self.capture and self.error_type is None:
-            _content.capture_response(self, attrs)
+        content = self.content
+        if (self.capture or content is not None) and self.error_type is None:
+            output: dict[str, Any] = {}
+            _content.capture_response(self, output)
+            if self.capture:
+                attrs.update(output)
+            if content is not None:
+                content.update(output)
         span.set_attributes(attrs)
+        if content is not None:
+            _content.emit_event(self, {**(getattr(span, "attributes", None) or {}), **attrs}, content)
         self.runtime.instruments.record(self, time.perf_counter() - self.start, self.foreign)
 
     def _estimate(self) -> None:

@@ -1,7 +1,10 @@
 """Opt-in content capture: prompts, completions and replayable request parameters on the span.
 
-Off unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is true (``SPAN_ONLY`` and
-``SPAN_AND_EVENT`` also turn it on; we emit no events), read at ``instrument()``. Attributes use the GenAI conventions' JSON shapes
+Off unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (read at ``instrument()``,
+case-insensitive) asks for it: ``SPAN_ONLY`` or ``true`` put content on the span, ``EVENT_ONLY`` on a
+``gen_ai.client.inference.operation.details`` event (OpenTelemetry Logs API, correlated with the
+span), ``SPAN_AND_EVENT`` on both; ``NO_CONTENT``, ``false`` or unset capture nothing, and any other
+value warns once and captures nothing. Attributes use the GenAI conventions' JSON shapes
 (``gen_ai.input.messages``, ``gen_ai.output.messages``, ``gen_ai.system_instructions``) plus
 ``tokenproof.request.params`` (what the proof engine needs to replay a prompt). A user redaction
 hook runs on every value before anything is serialised; each attribute is capped in size (setting
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -20,17 +24,36 @@ from tokenproof import semconv, settings
 
 from ._safety import internal_error
 
-__all__ = ["capture_enabled", "capture_request", "capture_response", "dumps_capped", "set_redactor"]
+__all__ = ["capture_mode", "capture_request", "capture_response", "dumps_capped", "emit_event", "set_redactor"]
 
-_ON = {"true", "1", "yes", "on", "span_only", "span_and_event"}
+logger = logging.getLogger("tokenproof.instrumentation")
+
+# value (lower case) -> (content on the span, content on the event)
+_MODES = {
+    "span_only": (True, False), "true": (True, False), "1": (True, False), "yes": (True, False),
+    "on": (True, False), "event_only": (False, True), "span_and_event": (True, True),
+    "no_content": (False, False), "false": (False, False), "0": (False, False), "no": (False, False),
+    "off": (False, False), "": (False, False),
+}
+_warned: set[str] = set()
 Redactor = Callable[[str, Any], Any]
 _redactor: Redactor | None = None
 _redactor_spec: str | None = None
 
 
-def capture_enabled() -> bool:
+def capture_mode() -> tuple[bool, bool]:
+    """(content on spans, content on events) from the environment variable; unknown values warn once."""
     raw = os.environ.get(semconv.ENV_CAPTURE_MESSAGE_CONTENT)
-    return raw is not None and raw.strip().lower() in _ON
+    if raw is None:
+        return False, False
+    mode = _MODES.get(raw.strip().lower())
+    if mode is None:
+        if raw not in _warned:
+            _warned.add(raw)
+            logger.warning("%s=%r is not one of SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, NO_CONTENT, true, false: "
+                           "no content is captured", semconv.ENV_CAPTURE_MESSAGE_CONTENT, raw)
+        return False, False
+    return mode
 
 
 def set_redactor(fn: Redactor | None) -> None:
@@ -118,6 +141,29 @@ def capture_response(call: Any, attrs: dict[str, Any]) -> None:
                 settings.get("content_max_chars"))
     except Exception as exc:
         internal_error("capture_response", exc)
+
+
+# span attributes repeated on the event, so that it stands on its own in a logs backend
+_EVENT_KEYS = (
+    semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_REQUEST_MODEL,
+    semconv.GEN_AI_RESPONSE_MODEL, semconv.GEN_AI_RESPONSE_ID, semconv.GEN_AI_RESPONSE_FINISH_REASONS,
+    semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.ERROR_TYPE,
+)
+
+
+def emit_event(call: Any, span_attrs: dict[str, Any], content: dict[str, Any]) -> None:
+    """The GenAI operation-details event of a finished call, with its captured content."""
+    try:
+        from opentelemetry import trace
+        from opentelemetry._logs import LogRecord
+
+        attrs = {k: span_attrs[k] for k in _EVENT_KEYS if k in span_attrs}
+        attrs.update(content)
+        context = call.context if call.context is not None else trace.set_span_in_context(call.span)
+        call.runtime.event_logger.emit(LogRecord(event_name=semconv.EVENT_INFERENCE_DETAILS, attributes=attrs,
+                                                 context=context))
+    except Exception as exc:
+        internal_error("content_event", exc)
 
 
 def to_parts(content: Any) -> list[dict[str, Any]]:

@@ -222,7 +222,7 @@ def _close_quietly(stream: Any) -> None:
 def _send_sync(runtime: Any, adapter: Any, instance: Any, kwargs: dict[str, Any], send: Any, known: Any,
                attrs: dict[str, Any]) -> Any:
     """One plain attempt (the baseline's): its span, its stream proxy; errors propagate."""
-    call = _w._begin(runtime, adapter, kwargs, instance, known, attrs)
+    call = _w._begin(runtime, adapter, kwargs, instance, known=known, route_attrs=attrs)
     if call is None:
         return send(kwargs, False)
     entered = _w._enter(call)
@@ -243,7 +243,8 @@ def _send_sync(runtime: Any, adapter: Any, instance: Any, kwargs: dict[str, Any]
 def routed_sync(runtime: Any, adapter: Any, instance: Any, kwargs: dict[str, Any], send: Any, decision: Any) -> Any:
     tags, fingerprint, route = decision
     known = (tags, fingerprint)
-    call = _w._begin(runtime, adapter, rewrite(adapter, kwargs, route), instance, known, _candidate_attrs(route))
+    call = _w._begin(runtime, adapter, rewrite(adapter, kwargs, route), instance, known=known,
+                     route_attrs=_candidate_attrs(route))
     if call is None:
         return send(kwargs, False)
     entered = _w._enter(call)
@@ -286,7 +287,7 @@ def routed_sync(runtime: Any, adapter: Any, instance: Any, kwargs: dict[str, Any
 # --- async -----------------------------------------------------------------------------------------
 async def _send_async(runtime: Any, adapter: Any, instance: Any, kwargs: dict[str, Any], send: Any, known: Any,
                       attrs: dict[str, Any]) -> Any:
-    call = _w._begin(runtime, adapter, kwargs, instance, known, attrs)
+    call = _w._begin(runtime, adapter, kwargs, instance, known=known, route_attrs=attrs)
     if call is None:
         return await send(kwargs, False)
     entered = _w._enter(call)
@@ -308,7 +309,8 @@ async def routed_async(runtime: Any, adapter: Any, instance: Any, kwargs: dict[s
                        decision: Any) -> Any:
     tags, fingerprint, route = decision
     known = (tags, fingerprint)
-    call = _w._begin(runtime, adapter, rewrite(adapter, kwargs, route), instance, known, _candidate_attrs(route))
+    call = _w._begin(runtime, adapter, rewrite(adapter, kwargs, route), instance, known=known,
+                     route_attrs=_candidate_attrs(route))
     if call is None:
         return await send(kwargs, False)
     entered = _w._enter(call)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
 import wrapt
-from opentelemetry import metrics, trace
+from opentelemetry import _logs, metrics, trace
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]  # mypy misreads this module
 
@@ -28,10 +28,12 @@ from tokenproof import semconv, settings
 from . import _runtime
 from ._anthropic import MessagesAdapter
 from ._metrics import Instruments
-from ._openai import ChatAdapter, EmbeddingsAdapter, ResponsesAdapter
+from ._openai import ChatAdapter, CompletionsAdapter, EmbeddingsAdapter, ResponsesAdapter
 from ._routing import Router
 from ._safety import reraise_enabled, set_error_counter
-from ._wrappers import call_wrapper, manager_wrapper, request_manager_wrapper
+from ._sdk import PostRouter
+from ._warnings import restore_sdk_warnings, route_sdk_warnings
+from ._wrappers import call_wrapper, manager_wrapper, post_wrapper, request_manager_wrapper
 
 __all__ = ["TARGETS", "TokenproofInstrumentor"]
 
@@ -40,6 +42,7 @@ _VERSION = "0.1.0"
 _INSTRUMENTS = ("openai >= 1.0.0, < 4", "anthropic >= 0.30")
 
 _chat, _responses, _embeddings, _messages = ChatAdapter(), ResponsesAdapter(), EmbeddingsAdapter(), MessagesAdapter()
+_completions = CompletionsAdapter()
 
 
 class Target(NamedTuple):
@@ -71,9 +74,25 @@ TARGETS: list[Target] = [
     Target("openai.resources.responses", "Responses", "stream", manager_wrapper),
     Target("openai.resources.responses", "AsyncResponses", "stream", manager_wrapper),
     *_calls("openai.resources.embeddings", "Embeddings", "AsyncEmbeddings", "create", _embeddings),
+    *_calls("openai.resources.completions", "Completions", "AsyncCompletions", "create", _completions),
     *_calls("anthropic.resources.messages", "Messages", "AsyncMessages", "create", _messages),
+    *_calls("anthropic.resources.messages", "Messages", "AsyncMessages", "parse", _messages),
     Target("anthropic.resources.messages", "Messages", "stream", request_manager_wrapper(_messages, False)),
     Target("anthropic.resources.messages", "AsyncMessages", "stream", request_manager_wrapper(_messages, True)),
+    # the beta resource (langchain-anthropic uses it whenever `betas` are given)
+    *_calls("anthropic.resources.beta.messages", "Messages", "AsyncMessages", "create", _messages),
+    *_calls("anthropic.resources.beta.messages", "Messages", "AsyncMessages", "parse", _messages),
+    Target("anthropic.resources.beta.messages", "Messages", "stream", request_manager_wrapper(_messages, False)),
+    Target("anthropic.resources.beta.messages", "AsyncMessages", "stream", request_manager_wrapper(_messages, True)),
+    # the clients' generic post(), for callers that bypass the resource methods (LiteLLM's OpenAI
+    # handler): keyed by request path; a post made by a wrapped method above passes through
+    *[Target(f"{sdk}._base_client", cls, "post", post_wrapper(router, cls.startswith("Async")))
+      for sdk, router in (
+          ("openai", PostRouter({"/chat/completions": _chat, "/responses": _responses, "/embeddings": _embeddings,
+                                 "/completions": _completions})),
+          ("anthropic", PostRouter({"/v1/messages": _messages})),
+      )
+      for cls in ("SyncAPIClient", "AsyncAPIClient")],
 ]
 
 
@@ -143,7 +162,9 @@ class TokenproofInstrumentor(BaseInstrumentor):
         meter = metrics.get_meter(semconv.INSTRUMENTATION_SCOPE, _VERSION, meter_provider=kwargs.get("meter_provider"))
         instruments = Instruments(meter)
         set_error_counter(instruments.errors)
-        runtime = _runtime.Runtime(tracer, instruments)
+        event_logger = _logs.get_logger(semconv.INSTRUMENTATION_SCOPE, _VERSION,
+                                        logger_provider=kwargs.get("logger_provider"))
+        runtime = _runtime.Runtime(tracer, instruments, event_logger)
         routing_options = {k: kwargs[k] for k in ("routes_url", "routes_cache_path", "routes_poll_seconds", "service")
                            if kwargs.get(k) is not None}
         try:  # routing is an optimisation: without it every request goes to its baseline as written
@@ -167,12 +188,15 @@ class TokenproofInstrumentor(BaseInstrumentor):
                 continue
             setattr(cls, target.method, _Wrapper(original, target.wrapper))
             self._patched.append((cls, target.method))
+        # their warnings.warn(..., stacklevel=N) must keep pointing at the app's frames
+        route_sdk_warnings(cls.__dict__[name].__wrapped__ for cls, name in self._patched)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for cls, name in getattr(self, "_patched", []):
             if not _unpatch(cls, name):
                 logger.warning("tokenproof could not restore %s.%s", cls.__qualname__, name)
         self._patched = []
+        restore_sdk_warnings()
         runtime = _runtime.get()
         if runtime is not None and runtime.router is not None:
             runtime.router.stop()

@@ -1,4 +1,4 @@
-"""OpenAI adapters: chat completions (create / parse / stream), Responses, embeddings.
+"""OpenAI adapters: chat completions (create / parse / stream), Responses, embeddings, legacy completions.
 
 Reads requests and responses of the ``openai`` SDK (1.x through 3.x: the objects read here kept
 their names across majors). Chat streams: when the caller did not ask for usage, we add
@@ -15,13 +15,15 @@ from tokenproof.usage import Usage
 
 from ._adapter import Accumulator, Adapter
 from ._content import to_parts
-from ._estimate import count_messages as _count_messages
 from ._estimate import count_text as _count_text
 from ._fingerprint import fingerprint, shape
+from ._sdk import count_messages as _count_messages
+from ._sdk import dictish as _dictish
+from ._sdk import model_and_params as _model_and_params
+from ._sdk import unwrap_response as _parsed
 
-__all__ = ["ChatAdapter", "EmbeddingsAdapter", "ResponsesAdapter"]
+__all__ = ["ChatAdapter", "CompletionsAdapter", "EmbeddingsAdapter", "ResponsesAdapter"]
 
-_NUM = (int, float)
 _AZURE = {"AzureOpenAI": "azure.ai.openai", "AsyncAzureOpenAI": "azure.ai.openai"}
 _INSTRUCTION_ROLES = ("system", "developer")
 
@@ -30,22 +32,6 @@ def _service_tier(kwargs: dict[str, Any], attrs: dict[str, Any]) -> None:
     tier = kwargs.get("service_tier")
     if isinstance(tier, str) and tier:
         attrs[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
-
-
-def _num_params(kwargs: dict[str, Any], attrs: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> None:
-    for key, attr in pairs:
-        value = kwargs.get(key)
-        if type(value) in _NUM:
-            attrs[attr] = value
-
-
-def _model_and_params(kwargs: dict[str, Any], attrs: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> str:
-    """Record the requested model and the numeric request parameters; return the model ("" if none)."""
-    model = kwargs.get("model")
-    model = model if isinstance(model, str) else ""
-    attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-    _num_params(kwargs, attrs, pairs)
-    return model
 
 
 def _format_kind(response_format: Any) -> str | None:
@@ -62,31 +48,6 @@ def _format_kind(response_format: Any) -> str | None:
     if kind == "text":
         return semconv.OUTPUT_TEXT
     return None
-
-
-def _dictish(value: Any) -> Any:
-    if isinstance(value, (dict, list, str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, type):  # parse(response_format=MyModel): the wire format the SDK sends
-        try:
-            from openai.lib._parsing._completions import type_to_response_format_param
-
-            return type_to_response_format_param(value)
-        except Exception:
-            schema = getattr(value, "model_json_schema", None)
-            return {"type": "json_schema", "json_schema": {"name": value.__name__, "schema": schema()}} \
-                if callable(schema) else str(value)
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json", exclude_none=True)
-    if isinstance(value, tuple):
-        return list(value)
-    if type(value).__name__ in ("NotGiven", "Omit"):
-        return None
-    try:
-        return [_dictish(v) for v in value]
-    except TypeError:
-        return str(value)
 
 
 _REPLAY_KEYS = (
@@ -136,17 +97,6 @@ def _read_usage(call: Any, usage: Any) -> None:
         call.provider_cost = cost
 
 
-def _parsed(response: Any) -> Any:
-    """A raw-response wrapper (``with_raw_response``) parsed to the model object (cached by the SDK).
-
-    Decided by the class name: probing a pydantic model instance for a missing attribute costs an
-    exception on every call.
-    """
-    if type(response).__name__ == "LegacyAPIResponse":
-        return response.parse()
-    return response
-
-
 # --- chat completions ----------------------------------------------------------------------------
 class ChatAccumulator(Accumulator):
     """Reads each chunk as it passes and keeps no chunk: retaining the chunks until the end of the
@@ -185,7 +135,7 @@ class ChatAdapter(Adapter):
     provider = semconv.PROVIDER_OPENAI
     client_providers = _AZURE
     operation = semconv.OPERATION_CHAT
-    accumulator_class = ChatAccumulator
+    accumulator_class: type[Accumulator] = ChatAccumulator
     _params = (
         ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
         ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
@@ -471,3 +421,62 @@ class EmbeddingsAdapter(Adapter):
 
     def capture_params(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {k: kwargs[k] for k in ("encoding_format", "dimensions") if isinstance(kwargs.get(k), (str, int))}
+
+
+# --- legacy text completions (/completions) --------------------------------------------------------
+class CompletionsAccumulator(Accumulator):
+    __slots__ = ()
+
+    def add(self, chunk: Any) -> bool:
+        call = self.call
+        if call.response_id is None:
+            call.response_id = chunk.id
+            call.response_model = chunk.model
+        usage = chunk.usage
+        if usage is not None:
+            call.usage = _usage_tuple(usage)
+        choices = chunk.choices
+        if not choices:
+            return usage is not None and call.hide_usage
+        for choice in choices:
+            if choice.text:
+                call.text_parts.append(choice.text)
+            if choice.finish_reason:
+                call.finish_reasons.append(choice.finish_reason)
+        return False
+
+
+class CompletionsAdapter(ChatAdapter):
+    """``completions.create``: same usage, stream options and parameters as chat, a prompt string."""
+
+    operation = semconv.OPERATION_TEXT_COMPLETION
+    accumulator_class = CompletionsAccumulator
+
+    def output_format(self, kwargs: dict[str, Any]) -> str:
+        return semconv.OUTPUT_TEXT
+
+    def read_response(self, call: Any, response: Any) -> None:
+        response = _parsed(response)
+        call.response = response
+        call.response_id = response.id
+        call.response_model = response.model
+        for choice in response.choices:
+            if choice.finish_reason:
+                call.finish_reasons.append(choice.finish_reason)
+        if response.usage is not None:
+            call.usage = _usage_tuple(response.usage)
+
+    def response_text(self, response: Any) -> str:
+        return "".join(c.text or "" for c in response.choices)
+
+    def fingerprint(self, kwargs: dict[str, Any]) -> str | None:
+        return None  # a bare prompt string: no template to tell from its data
+
+    def estimate_input_tokens(self, kwargs: dict[str, Any], model: str) -> int:
+        prompt = kwargs.get("prompt")
+        prompts = [prompt] if isinstance(prompt, str) else [p for p in prompt or () if isinstance(p, str)]
+        return sum(_count_text(model, p) for p in prompts)
+
+    def capture_input(self, kwargs: dict[str, Any]) -> tuple[list[Any] | None, list[Any] | None]:
+        prompt = kwargs.get("prompt")
+        return None, [{"role": "user", "parts": to_parts(prompt if isinstance(prompt, str) else _dictish(prompt))}]

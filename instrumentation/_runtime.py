@@ -15,7 +15,7 @@ from opentelemetry.trace import Tracer
 from tokenproof import settings
 from tokenproof._tags import refresh_defaults
 
-from ._content import capture_enabled
+from ._content import capture_mode
 from ._metrics import Instruments
 
 __all__ = ["Runtime", "clear", "get", "install"]
@@ -43,15 +43,17 @@ settings.declare(
 class Runtime:
     """Everything a wrapper needs for one call; built once at ``instrument()``."""
 
-    __slots__ = ("capture", "instruments", "router", "stream_usage", "tracer")
+    __slots__ = ("capture", "capture_event", "event_logger", "instruments", "router", "stream_usage", "tracer")
 
-    def __init__(self, tracer: Tracer, instruments: Instruments) -> None:
+    def __init__(self, tracer: Tracer, instruments: Instruments, event_logger: Any = None) -> None:
         self.tracer = tracer
         self.instruments = instruments
         self.stream_usage: bool = settings.get("stream_usage")
         # Content capture follows OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, read at
         # instrument() like the OpenTelemetry GenAI instrumentations do.
-        self.capture: bool = capture_enabled()
+        self.capture, capture_event = capture_mode()  # content on spans, on events
+        self.capture_event: bool = capture_event and event_logger is not None
+        self.event_logger = event_logger
         refresh_defaults()  # default business tags, read once here rather than per call
         self.router: Any = None  # a _routing.Router, set by the instrumentor when routing is configured
 

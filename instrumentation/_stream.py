@@ -9,11 +9,16 @@ unchanged.
 :class:`StreamManagerProxy` wraps the SDKs' ``.stream()`` helper managers: their ``__exit__`` closes
 the underlying HTTP response without going through our proxy, so the manager proxy finishes the
 calls started inside its ``with`` block.
+
+:class:`ResponseProxy` wraps a raw-response wrapper around a stream (``with_raw_response`` /
+``with_streaming_response`` with ``stream=True``): its ``parse()`` gives the app our stream proxy;
+an app that reads the raw bytes instead ends the call (estimated) when it closes the response.
 """
 
 from __future__ import annotations
 
 import contextvars
+import inspect
 from typing import Any
 
 import wrapt
@@ -21,7 +26,7 @@ import wrapt
 from ._call import Call
 from ._safety import internal_error
 
-__all__ = ["AsyncStreamProxy", "StreamManagerProxy", "SyncStreamProxy", "register_stream"]
+__all__ = ["AsyncStreamProxy", "ResponseProxy", "StreamManagerProxy", "SyncStreamProxy", "register_stream"]
 
 # Calls started inside a stream helper manager's __enter__ (None outside any manager).
 _manager_calls: contextvars.ContextVar[list[Call] | None] = contextvars.ContextVar(
@@ -192,3 +197,59 @@ class StreamManagerProxy(wrapt.ObjectProxy):
         for call in self._self_calls:
             call.close_early()  # no-op for a stream that was read to its end
         self._self_calls.clear()
+
+
+class ResponseProxy(wrapt.ObjectProxy):
+    """Proxy of an SDK raw-response wrapper (sync or async) around a streamed call."""
+
+    def __init__(self, wrapped: Any, call: Call) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_parsed: tuple[Any, Any] | None = None  # (the SDK's stream, our proxy of it)
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.__wrapped__.parse(*args, **kwargs)
+        if inspect.isawaitable(result):  # AsyncAPIResponse.parse() is a coroutine
+            return self._awaited(result)
+        return self._proxied(result)
+
+    async def _awaited(self, awaitable: Any) -> Any:
+        return self._proxied(await awaitable)
+
+    def _proxied(self, stream: Any) -> Any:
+        parsed = self._self_parsed
+        if parsed is not None:
+            return parsed[1] if parsed[0] is stream else stream  # the SDK caches its parse: so do we
+        call = self._self_call
+        try:
+            if hasattr(stream, "__next__"):
+                proxy: Any = SyncStreamProxy(stream, call)
+            elif hasattr(stream, "__anext__"):
+                proxy = AsyncStreamProxy(stream, call)
+            else:
+                return stream
+        except Exception as exc:
+            internal_error("raw_stream", exc)
+            return stream
+        self._self_parsed = (stream, proxy)
+        return proxy
+
+    def close(self) -> Any:
+        result = self.__wrapped__.close()
+        if inspect.isawaitable(result):
+            return self._closed_async(result)
+        self._self_call.close_early()  # no-op once the stream was read to its end
+        return result
+
+    async def _closed_async(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        finally:
+            self._self_call.close_early()
+
+    def __del__(self) -> None:
+        try:
+            if self._self_parsed is None:  # never parsed: nobody else will end the call
+                self._self_call.close_early()
+        except Exception:
+            pass

@@ -11,3 +11,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # the core with its test extra, and the dev kit (a distribution of its own in devkit/, not on PyPI)
 .venv/bin/python -m pip install -q -e ".[test]" -e "./devkit[demo]"
+# Libraries tested against the openai 2.x major (instructor, llama-index): a second set of packages
+# in a folder of its own, reinstalled only when its pinned list changes.
+LIBS=.venv/openai2-libs
+if ! cmp -s tests/instrumentation/openai2-libs.txt "$LIBS/.requirements" 2>/dev/null; then
+  rm -rf "$LIBS"
+  if .venv/bin/python -m pip install -q --no-deps --target "$LIBS" -r tests/instrumentation/openai2-libs.txt; then
+    cp tests/instrumentation/openai2-libs.txt "$LIBS/.requirements"
+  else
+    echo "setup: could not install the openai 2.x test libraries (their tests will be skipped)" >&2
+  fi
+fi

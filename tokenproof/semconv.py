@@ -58,6 +58,7 @@ USAGE_EXTRA_FIELDS = ("cache_creation_1h_tokens", "input_audio_tokens", "output_
 # Values of gen_ai.operation.name / gen_ai.provider.name / gen_ai.output.type we emit
 OPERATION_CHAT = "chat"
 OPERATION_EMBEDDINGS = "embeddings"
+OPERATION_TEXT_COMPLETION = "text_completion"  # the legacy /completions API
 PROVIDER_OPENAI = "openai"
 PROVIDER_ANTHROPIC = "anthropic"
 TOKEN_TYPE_INPUT = "input"
@@ -137,6 +138,8 @@ METRIC_INSTRUMENTATION_ERRORS = "tokenproof.instrumentation.errors"  # counter
 
 # --- environment variables of the OpenTelemetry GenAI conventions we honour ------------------
 ENV_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+# the GenAI event emitted per call when content capture asks for events (EVENT_ONLY / SPAN_AND_EVENT)
+EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
 
 # --- the OpenTelemetry contrib package / exporter scope name we emit under ---------------------
 INSTRUMENTATION_SCOPE = "tokenproof.instrumentation"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+import anthropic._base_client as anthropic_base
+import anthropic.resources.beta.messages as anthropic_beta
 import anthropic.resources.messages as anthropic_messages
+import openai._base_client as openai_base
 import openai.resources.chat.completions as chat
+import openai.resources.completions as legacy_completions
 import openai.resources.embeddings as embeddings
 import openai.resources.responses as responses
 import pytest
@@ -22,8 +26,14 @@ _CANDIDATES = [
     (responses.Responses, "create"), (responses.AsyncResponses, "create"), (responses.Responses, "stream"),
     (responses.AsyncResponses, "stream"), (responses.Responses, "parse"), (responses.AsyncResponses, "parse"),
     (embeddings.Embeddings, "create"), (embeddings.AsyncEmbeddings, "create"),
+    (legacy_completions.Completions, "create"), (legacy_completions.AsyncCompletions, "create"),
     (anthropic_messages.Messages, "create"), (anthropic_messages.AsyncMessages, "create"),
     (anthropic_messages.Messages, "stream"), (anthropic_messages.AsyncMessages, "stream"),
+    (anthropic_messages.Messages, "parse"), (anthropic_messages.AsyncMessages, "parse"),
+    *[(anthropic_beta.Messages, m) for m in ("create", "parse", "stream")],
+    *[(anthropic_beta.AsyncMessages, m) for m in ("create", "parse", "stream")],
+    *[(base.SyncAPIClient, "post") for base in (openai_base, anthropic_base)],
+    *[(base.AsyncAPIClient, "post") for base in (openai_base, anthropic_base)],
 ]
 try:  # openai 1.x kept parse() / stream() under beta
     import openai.resources.beta.chat.completions as beta_chat
@@ -32,7 +42,7 @@ except ImportError:
 else:
     _CANDIDATES += [(beta_chat.Completions, "parse"), (beta_chat.AsyncCompletions, "parse"),
                     (beta_chat.Completions, "stream"), (beta_chat.AsyncCompletions, "stream")]
-# every method of the installed SDK versions that tokenproof patches (openai 3.x: 18 methods)
+# every method of the installed SDK versions that tokenproof patches (openai 3.x with anthropic 2.x: 34 methods)
 METHODS = [(cls, name) for cls, name in _CANDIDATES if name in cls.__dict__]
 
 

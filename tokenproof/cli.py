@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verdict": ("tokenproof.analytics.proof.cli", "sequential decision over comparisons judged elsewhere"),
     "recommendations": ("tokenproof.analytics.proof.cli", "decided routes with projected savings"),
     "prices": ("tokenproof.pricing_cli", "look up the price of a model, validate an overrides file"),
+    # loaded by name like every command: core never imports the dashboards package
+    "dashboard": ("tokenproof.dashboards.cli", "start the Streamlit dashboard (default http://127.0.0.1:8501)"),
 }
 
 

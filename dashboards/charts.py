@@ -10,10 +10,13 @@ import pandas as pd
 __all__ = ["alert_chart", "burn_down", "outcomes_over_time", "sequential_path", "spend_over_time"]
 
 
-def spend_over_time(frame: pd.DataFrame, stack: str) -> alt.Chart:
-    """Stacked bars of product spend per bucket, coloured by one dimension."""
+_TIME_UNITS = {"hour": "monthdatehours", "day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}
+
+
+def spend_over_time(frame: pd.DataFrame, stack: str, granularity: str = "day") -> alt.Chart:
+    """Stacked bars of product spend per bucket (one band per bucket), coloured by one dimension."""
     return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("bucket:T", title=None),
+        x=alt.X("bucket:O", timeUnit=_TIME_UNITS.get(granularity, "yearmonthdate"), title=None),
         y=alt.Y("sum(cost_usd):Q", title="spend (USD)", stack="zero"),
         color=alt.Color(f"{stack}:N", title=stack),
         tooltip=[alt.Tooltip("bucket:T"), alt.Tooltip(f"{stack}:N"), alt.Tooltip("sum(cost_usd):Q", format="$,.4f"),

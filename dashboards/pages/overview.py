@@ -43,7 +43,7 @@ frame = data.cost_frame(report, [stack])
 if frame.empty:
     st.info("No product spend in this window.")
 else:
-    st.altair_chart(charts.spend_over_time(frame, stack), width="stretch")
+    st.altair_chart(charts.spend_over_time(frame, stack, granularity), width="stretch")
 
 st.subheader("Movers versus the previous period")
 movers = guarded(data.movers, url, since, (stack,))
@@ -65,7 +65,7 @@ with left:
     cov = guarded(data.coverage, url, since)
     if cov is not None:
         st.metric("Unpriced calls", f"{cov.unpriced_calls:,} of {cov.calls:,}",
-                  f"{100 * cov.unpriced_call_share:.1f}% of calls, not counted as $0", delta_color="off")
+                  f"{100 * cov.unpriced_call_share:.1f}% of calls, not counted as $0", delta_color="off", delta_arrow="off")
         if cov.top_unpriced_models:
             st.dataframe([m.as_dict() for m in cov.top_unpriced_models], hide_index=True)
         else:
@@ -74,7 +74,7 @@ with right:
     st.subheader("Experiment spend (shadow, judge, monitoring)")
     exp = report.experiment.totals
     st.metric("Experiment spend", f"${exp.cost_usd:,.2f}", f"{exp.calls:,} calls, not in product spend",
-              delta_color="off")
+              delta_color="off", delta_arrow="off")
     by_class = data.experiment_frame(report)
     if not by_class.empty:
         st.dataframe(by_class, hide_index=True)

@@ -65,7 +65,6 @@ def test_attribution_groups_and_drills_down(seeded_service, monkeypatch):
 def test_alerts_budget_set_and_acknowledged_through_the_page(seeded_service, monkeypatch):
     client = ServiceClient(seeded_service, token=TOKEN)
     at = _page("alerts", seeded_service, monkeypatch)
-    assert any("No budgets yet" in i.value for i in at.info)
 
     def save_budget(at: AppTest, value: str, usd: float) -> AppTest:
         next(t for t in at.text_input if t.label == "Value").input(value)
@@ -76,12 +75,12 @@ def test_alerts_budget_set_and_acknowledged_through_the_page(seeded_service, mon
     # without the write credential the service refuses and nothing changes
     at = save_budget(at, "summarize", 2.0)
     assert any("refused" in e.value for e in at.error)
-    assert client.budgets() == []
+    assert not [b for b in client.budgets() if b.value == "summarize"]
     # with it, the budget is stored and the burn-down shows it
     at.sidebar.text_input(key=CREDENTIAL).input(TOKEN).run()
     at = save_budget(at, "summarize", 2.0)
     assert not at.exception
-    assert [(b.scope, b.value, b.monthly_usd) for b in client.budgets()] == [("feature", "summarize", 2.0)]
+    assert [(b.scope, b.monthly_usd) for b in client.budgets() if b.value == "summarize"] == [("feature", 2.0)]
     assert any("summarize" in m.value and "$2.00" in m.value for m in at.markdown)
 
     # the spend runs over the budget: evaluating opens a budget alert; acknowledge it on the page

@@ -30,7 +30,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--ingest-token", help="bearer token required on /v1/* (required off loopback)")
         parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     else:
-        add_service_options(parser, token=name == "reprice")
+        add_service_options(parser)
         if name in ("status", "calls"):
             parser.add_argument("--json", action="store_true", help="print the raw JSON")
         if name == "calls":
@@ -100,7 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    status = ServiceClient(args.service_url).status()
+    status = ServiceClient(args.service_url, args.token).status()
     if args.json:
         print(json.dumps(status.as_dict(), indent=2))
         return 0
@@ -114,7 +114,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _calls(args: argparse.Namespace) -> int:
     """The most recent LLM calls as stored: one line per priced (or explicitly unpriced) span."""
-    calls = ServiceClient(args.service_url).calls(limit=args.limit, feature=args.feature)
+    calls = ServiceClient(args.service_url, args.token).calls(limit=args.limit, feature=args.feature)
     if args.json:
         print(json.dumps([c.as_dict() for c in calls], indent=2))
         return 0

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from tokenproof import settings
-from tokenproof.client import add_service_options
 
 __all__ = ["configure", "run", "streamlit_command"]
 
@@ -25,7 +24,9 @@ APP = Path(__file__).with_name("app.py")
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8501, help="port (default 8501; 0 = pick a free one)")
-    add_service_options(parser, token=False)
+    parser.add_argument("--service-url", dest="service_url", default=None, metavar="URL",
+                        help="service base URL (default: setting service_url, TOKENPROOF_SERVICE_URL, "
+                             "http://127.0.0.1:4318)")
 
 
 def _free_port(host: str) -> int:

@@ -411,18 +411,17 @@ class Recommendations(_Model):
     portfolio_method: str = ""
 
 
-def add_service_options(parser: argparse.ArgumentParser, token: bool = True) -> None:
+def add_service_options(parser: argparse.ArgumentParser) -> None:
     """The service options every API-backed command takes, spelled the same everywhere:
-    ``--service-url`` (setting ``service_url``, ``TOKENPROOF_SERVICE_URL``) and, for commands that
-    write, ``--token`` (setting ``api_token``, ``TOKENPROOF_API_TOKEN``)."""
+    ``--service-url`` (setting ``service_url``, ``TOKENPROOF_SERVICE_URL``) and ``--token`` (setting
+    ``api_token``, ``TOKENPROOF_API_TOKEN``; needed for writes)."""
     parser.add_argument("--service-url", dest="service_url", default=None, metavar="URL",
                         help="service base URL (default: setting service_url, TOKENPROOF_SERVICE_URL, "
                              "http://127.0.0.1:4318)")
     # the earlier spelling of `status`, `calls` and `reprice`, still accepted (not shown in --help)
     parser.add_argument("--url", dest="service_url", default=None, help=argparse.SUPPRESS)
-    if token:
-        parser.add_argument("--token", default=None,
-                            help="API token for writes (default: setting api_token, TOKENPROOF_API_TOKEN)")
+    parser.add_argument("--token", default=None,
+                        help="API token (default: setting api_token, TOKENPROOF_API_TOKEN); writes need it")
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     else:  # pragma: no cover - the dispatcher only routes the names above
         raise ValueError(name)
     if name in {"candidates", "shadow", "recommendations"}:
-        add_service_options(parser, token=name == "shadow")
+        add_service_options(parser)
 
 
 def run(name: str, args: argparse.Namespace) -> int:

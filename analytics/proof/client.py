@@ -20,7 +20,7 @@ def _money(value) -> str:
 
 
 def _client(args: argparse.Namespace) -> ServiceClient:
-    return ServiceClient(getattr(args, "service_url", None), getattr(args, "token", None))
+    return ServiceClient(args.service_url, args.token)
 
 
 def _candidates(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ needs a running ``tokenproof serve``; it never opens the store itself. ``--port 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import signal
 import socket
@@ -43,6 +44,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
 
 
 def run(name: str, args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("streamlit") is None or importlib.util.find_spec("altair") is None:
+        print("tokenproof dashboard: needs Streamlit and Altair; install tokenproof[dashboards]", file=sys.stderr)
+        return 2
     url = settings.get("service_url", args.service_url).rstrip("/")
     port = args.port or _free_port(args.host)
     shown = f"[{args.host}]" if ":" in args.host else args.host

@@ -52,6 +52,7 @@ __all__ = [
     "evaluate_alerts",
     "experiment_frame",
     "focus_export",
+    "monthly_volume",
     "movers",
     "outcomes_frame",
     "recommendations",
@@ -63,6 +64,7 @@ __all__ = [
     "sample_calls",
     "service_url",
     "set_budget",
+    "shadow_run",
     "start_shadow_run",
     "status",
     "trace",
@@ -276,6 +278,20 @@ def start_shadow_run(url: str, token: str, group: RequestGroup, candidate: str, 
         group.baseline_model, candidate, service=group.service, feature=group.feature,
         fingerprint=group.fingerprint, limit=limit, budget_usd=budget_usd, base_url=base_url or None,
         judge=judge or None))
+
+
+def shadow_run(url: str, job_id: str) -> ShadowRun:
+    """A background shadow run's progress (not cached: the page polls it)."""
+    return _reader(url).shadow_run(job_id)
+
+
+def monthly_volume(url: str, match: dict[str, Any], baseline: str) -> float | None:
+    """Calls per month of a route's request group (from mining's daily rate), for the push confirmation."""
+    for group in candidates(url):
+        same = all(str(match.get(k, "")) == getattr(group, k) for k in ("service", "feature", "fingerprint"))
+        if same and group.baseline_model == baseline:
+            return group.calls_per_day * 30
+    return None
 
 
 def route_action(url: str, token: str, route_id: str, action: str) -> dict[str, Any]:

@@ -357,8 +357,18 @@ class ShadowRun(Evidence):
     new_comparisons: int = 0
     spent_usd: float | None = None
     budget_usd: float | None = None
+    id: str | None = None
     job_id: str | None = None
     progress: float | dict[str, Any] | None = None
+
+    @property
+    def job(self) -> str | None:
+        """The background job's id when the service runs shadow runs as jobs."""
+        return self.job_id or self.id
+
+    @property
+    def running(self) -> bool:
+        return self.status in {"queued", "pending", "running", "started"}
 
 
 class RouteState(_Model):
@@ -533,6 +543,10 @@ class ServiceClient:
         """Start (or continue) a judged shadow run; ``fields`` are the API's optional body fields."""
         body = _clean({"baseline": baseline, "candidate": candidate, **fields})
         return ShadowRun.model_validate(self._json("POST", "/api/v1/shadow-runs", body=body, timeout=900))
+
+    def shadow_run(self, job_id: str) -> ShadowRun:
+        """A background shadow run's status and progress (services that run shadow runs as jobs)."""
+        return ShadowRun.model_validate(self._json("GET", f"/api/v1/shadow-runs/{_segment(job_id)}"))
 
     def routes(self) -> list[RouteState]:
         return [RouteState.model_validate(r) for r in self._json("GET", "/api/v1/routes").get("routes", [])]

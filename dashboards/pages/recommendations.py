@@ -63,8 +63,9 @@ for rec in recs.recommendations if recs else []:
                     f"{conf.swap_inconsistency_rate}; length-controlled win rate {conf.length_controlled_win_rate}"
                     + ("" if rec.portfolio_switch else "; not significant at portfolio level"))
         evidence(rec.route_id)
-        volume = rec.extra("monthly_calls")
-        moves = f"all traffic of {rec.match} on {rec.baseline}" + (f" (~{volume:,} calls per month)" if volume else "")
+        volume = guarded(data.monthly_volume, url, rec.match, rec.baseline)
+        moves = (f"all traffic of {rec.match} from {rec.baseline} to {rec.candidate}"
+                 + (f" (~{volume:,.0f} calls per month)" if volume else ""))
         b = st.columns(3)
         for col, action, label in zip(b, ("push", "canary", "rollback"), ("Push route", "Start canary", "Roll back"),
                                       strict=True):
@@ -83,8 +84,10 @@ if not states:
     st.caption("No shadow runs yet.")
 for state in states:
     ev = state.evidence
-    st.markdown(f"`{state.route_id}` {state.route.get('BaselineModel', '')} → {state.route.get('CandidateModel', '')}: "
-                f"**{ev.decision}** after {ev.n} comparisons (wins {ev.wins}, ties {ev.ties}, losses {ev.losses})")
+    with st.expander(f"{state.route.get('BaselineModel', '')} → {state.route.get('CandidateModel', '')}: "
+                     f"{ev.decision} after {ev.n} comparisons (wins {ev.wins}, ties {ev.ties}, losses {ev.losses})"):
+        st.caption(f"route {state.route_id}")
+        evidence(state.route_id)
 
 st.subheader("Start a shadow run")
 groups = guarded(data.candidates, url) or []
@@ -107,8 +110,21 @@ else:
             with st.spinner("Shadow run in progress: replaying, judging, deciding…"):
                 run = write("Shadow run", data.start_shadow_run, url, token, group, other.strip() or model,
                             int(limit), budget or None, base_url.strip() or None, judge.strip() or None)
-            if run is not None:
+            if run is not None and run.job:
+                st.session_state["shadow_job"] = run.job
+            elif run is not None:
                 st.markdown(f"Route `{run.route_id}`: **{run.decision or run.status}** after {run.n} comparisons "
                             f"({run.new_comparisons} new; stopped: {run.stop_reason or run.status})")
-                if run.progress is not None:
-                    st.progress(min(1.0, float(run.progress)) if isinstance(run.progress, float | int) else 0.0)
+
+job = st.session_state.get("shadow_job")
+if job:  # a service that runs shadow runs in the background: show the job's progress
+    run = guarded(data.shadow_run, url, job)
+    if run is not None:
+        share = run.progress if isinstance(run.progress, float | int) else None
+        st.progress(min(1.0, float(share or 0.0)),
+                    text=f"shadow run {job}: {run.status or run.decision} ({run.n} comparisons so far)")
+        if run.running:
+            st.button("Refresh progress")
+        else:
+            st.markdown(f"Route `{run.route_id}`: **{run.decision or run.status}** after {run.n} comparisons")
+            del st.session_state["shadow_job"]

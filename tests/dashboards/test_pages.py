@@ -114,6 +114,11 @@ def test_recommendations_start_a_shadow_run(seeded_service, provider, monkeypatc
     assert not at.error, [e.value for e in at.error]
     routes = client.routes()
     assert len(routes) == before + 1 and routes[-1].evidence.n >= 1
+    # the new route's evidence is on the page: its comparisons, outcomes and the test's path
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(routes[-1].route_id in c.value for c in at.caption)
+    assert next(m for m in at.metric if m.label == "Comparisons").value == str(routes[-1].evidence.n)
 
 
 def test_routes_page_says_routing_is_not_enabled(seeded_service, monkeypatch):

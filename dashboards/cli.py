@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tokenproof import settings
+from tokenproof import service_client, settings  # noqa: F401 (service_client declares service_url)
 
 __all__ = ["configure", "run", "streamlit_command"]
 

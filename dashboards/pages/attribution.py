@@ -59,6 +59,8 @@ if prints is not None:
     st.dataframe(data.cost_frame(prints, ("fingerprint", "model")), hide_index=True)
     fingerprints = sorted({r.dimension("fingerprint") for r in prints.rows})
     fingerprint = st.selectbox("Fingerprint", ["(any)", *fingerprints])
+    if not st.toggle("Show sample traces of this group", help="reads the most recent calls of the group"):
+        st.stop()
     calls = guarded(data.sample_calls, url, feature, "" if fingerprint == "(any)" else fingerprint)
     if calls:
         st.markdown("Sample traces (most recent calls)")

@@ -63,7 +63,7 @@ for rec in recs.recommendations if recs else []:
                     f"{conf.swap_inconsistency_rate}; length-controlled win rate {conf.length_controlled_win_rate}"
                     + ("" if rec.portfolio_switch else "; not significant at portfolio level"))
         evidence(rec.route_id)
-        volume = guarded(data.monthly_volume, url, rec.match, rec.baseline)
+        volume = guarded(data.monthly_volume, url, rec.match, rec.baseline) if any(routing.values()) else None
         moves = (f"all traffic of {rec.match} from {rec.baseline} to {rec.candidate}"
                  + (f" (~{volume:,.0f} calls per month)" if volume else ""))
         b = st.columns(3)
@@ -90,6 +90,10 @@ for state in states:
         evidence(state.route_id)
 
 st.subheader("Start a shadow run")
+if not st.toggle("Propose candidates", help="mines the last 30 days of product traffic for request groups "
+                 "and cheaper models"):
+    st.caption("Turn on to mine your traffic for candidate routes and start a judged shadow run on one.")
+    st.stop()
 groups = guarded(data.candidates, url) or []
 options = [(g, c.model) for g in groups if not g.too_small for c in g.candidates]
 if not options:

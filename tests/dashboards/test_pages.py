@@ -60,6 +60,12 @@ def test_attribution_groups_and_drills_down(seeded_service, monkeypatch):
     feature.select("math-tutor").run()
     assert not at.exception
     assert "fp-math" in set(at.dataframe[1].value["fingerprint"])
+    # sample traces on demand, and one trace's cost
+    next(t for t in at.toggle if t.label.startswith("Show sample traces")).set_value(True).run()
+    assert not at.exception
+    traces = at.dataframe[2].value
+    assert len(traces) == 50 and set(traces["cost_usd"]) == {"0.010000"}  # the 50 most recent of 90
+    assert any("Trace `" in m.value and "$0.010000" in m.value for m in at.markdown)
 
 
 def test_alerts_budget_set_and_acknowledged_through_the_page(seeded_service, monkeypatch):
@@ -103,6 +109,7 @@ def test_recommendations_start_a_shadow_run(seeded_service, provider, monkeypatc
     assert "Routing is not enabled" in _text(at)
     before = len(client.routes())
     at.sidebar.text_input(key=CREDENTIAL).input(TOKEN).run()
+    next(t for t in at.toggle if t.label == "Propose candidates").set_value(True).run()
     group = next(s for s in at.selectbox if s.label == "Request group and candidate")
     group.select_index(next(i for i, o in enumerate(group.options) if "math-tutor" in o))
     next(t for t in at.text_input if t.label.startswith("Candidate model")).input("mixtral-8x7b-instruct")

@@ -11,6 +11,8 @@ only; see ``dashboards.session``).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +57,7 @@ __all__ = [
     "monthly_volume",
     "movers",
     "outcomes_frame",
+    "overview",
     "recommendations",
     "resolve_alert",
     "route_action",
@@ -94,6 +97,30 @@ def _writer(url: str, token: str) -> ServiceClient:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def status(url: str) -> Status:
     return _reader(url).status()
+
+
+@dataclass
+class Overview:
+    """What the overview page shows, fetched in one go."""
+
+    status: Status
+    spend: CostReport  # by the stacking dimension, per bucket
+    customers: CostReport  # totals per customer
+    movers: Movers
+    coverage: Coverage
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def overview(url: str, since: str, stack: str, granularity: str) -> Overview:
+    """The overview's five reads, issued concurrently (the service answers each from the rollups)."""
+    client = _reader(url)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        status_ = pool.submit(client.status)
+        spend = pool.submit(client.cost, since, None, [stack], granularity, (), 1000)
+        customers = pool.submit(client.cost, since, None, ["customer"], "total", (), 1000)
+        movers_ = pool.submit(client.movers, since, None, [stack], (), 10)
+        coverage_ = pool.submit(client.coverage, since)
+        return Overview(status_.result(), spend.result(), customers.result(), movers_.result(), coverage_.result())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -11,12 +11,6 @@ WINDOWS = {"last 24 hours": ("24h", "hour"), "last 7 days": ("7d", "day"), "last
 STACKS = ["feature", "tier", "model", "provider", "service", "customer", "request_model"]
 
 url = header("Overview", "Product spend, what moved, unit costs and unpriced coverage")
-status = guarded(data.status, url)
-if status is not None and status.llm_calls == 0:
-    st.info("No LLM calls stored yet. Run your app under `opentelemetry-instrument` with "
-            f"`OTEL_EXPORTER_OTLP_ENDPOINT={url}` (or `tokenproof demo`), and the spend shows here.")
-    st.stop()
-
 left, right = st.columns(2)
 window = left.selectbox("Window", list(WINDOWS), index=1)
 stack = right.selectbox("Stack spend by", [*STACKS, "attr.<key>…"], index=0)
@@ -24,10 +18,14 @@ if stack.startswith("attr."):
     stack = "attr." + st.text_input("Span attribute key", value="app.region").strip()
 since, granularity = WINDOWS[window]
 
-report = guarded(data.cost, url, since, (stack,), granularity)
-totals = guarded(data.cost, url, since, ("customer",), "total")
-if report is None or totals is None:
+view = guarded(data.overview, url, since, stack, granularity)
+if view is None:
     st.stop()
+if view.status.llm_calls == 0:
+    st.info("No LLM calls stored yet. Run your app under `opentelemetry-instrument` with "
+            f"`OTEL_EXPORTER_OTLP_ENDPOINT={url}` (or `tokenproof demo`), and the spend shows here.")
+    st.stop()
+report, totals = view.spend, view.customers
 
 t = totals.totals
 customers = len([r for r in totals.rows if r.dimension("customer")])
@@ -46,7 +44,7 @@ else:
     st.altair_chart(charts.spend_over_time(frame, stack, granularity), width="stretch")
 
 st.subheader("Movers versus the previous period")
-movers = guarded(data.movers, url, since, (stack,))
+movers = view.movers
 if movers is not None:
     rows = [{stack: m.dimension(stack) or "(none)", "spend": m.cost_usd, "previous": m.previous_cost_usd,
              "change_usd": m.delta_usd, "change_pct": m.change_pct} for m in movers.rows]
@@ -62,7 +60,7 @@ if movers is not None:
 left, right = st.columns(2)
 with left:
     st.subheader("Unpriced coverage")
-    cov = guarded(data.coverage, url, since)
+    cov = view.coverage
     if cov is not None:
         st.metric("Unpriced calls", f"{cov.unpriced_calls:,} of {cov.calls:,}",
                   f"{100 * cov.unpriced_call_share:.1f}% of calls, not counted as $0", delta_color="off", delta_arrow="off")

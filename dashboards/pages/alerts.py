@@ -33,7 +33,7 @@ for alert in alerts or []:
         series = guarded(data.alert_series, url, alert.dimension, alert.value, alert.started_at, alert.last_seen_at)
         if series is not None and not series.empty:
             hours = max(1, int(series["in_alert"].sum()))
-            per_hour = alert.expected / hours if alert.kind.startswith("spend") else None
+            per_hour = alert.expected / hours if alert.metric == "spend" and not alert.kind.startswith("budget") else None
             st.altair_chart(charts.alert_chart(series, per_hour), width="stretch")
         st.caption(f"opened {alert.opened_at} · last seen {alert.last_seen_at} · {alert.occurrences} occurrences")
         b1, b2 = st.columns(2)

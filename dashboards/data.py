@@ -45,6 +45,7 @@ __all__ = [
     "acknowledge_alert",
     "alert_series",
     "alerts",
+    "attribution",
     "budgets",
     "candidates",
     "cost",
@@ -121,6 +122,26 @@ def overview(url: str, since: str, stack: str, granularity: str) -> Overview:
         movers_ = pool.submit(client.movers, since, None, [stack], (), 10)
         coverage_ = pool.submit(client.coverage, since)
         return Overview(status_.result(), spend.result(), customers.result(), movers_.result(), coverage_.result())
+
+
+@dataclass
+class Attribution:
+    """What the attribution explorer shows first, fetched in one go."""
+
+    status: Status
+    report: CostReport  # the requested grouping
+    features: CostReport  # product spend per feature (the drill-down's choices)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def attribution(url: str, since: str, by: tuple[str, ...], granularity: str, where: tuple[str, ...]) -> Attribution:
+    """The explorer's first three reads, issued concurrently."""
+    client = _reader(url)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        status_ = pool.submit(client.status)
+        report = pool.submit(client.cost, since, None, list(by), granularity, list(where), 1000)
+        features = pool.submit(client.cost, since, None, ["feature"], "total", (), 1000)
+        return Attribution(status_.result(), report.result(), features.result())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

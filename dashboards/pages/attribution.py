@@ -10,11 +10,6 @@ DIMENSIONS = ["feature", "tier", "customer", "model", "request_model", "provider
 WINDOWS = {"last 24 hours": "24h", "last 7 days": "7d", "last 30 days": "30d", "last 90 days": "90d"}
 
 url = header("Attribution explorer", "Who spent what, by any combination of dimensions")
-status = guarded(data.status, url)
-if status is not None and status.llm_calls == 0:
-    st.info("No LLM calls stored yet: nothing to attribute. Send traces to the service and come back.")
-    st.stop()
-
 c1, c2, c3 = st.columns([3, 2, 1])
 dims = c1.multiselect("Group by", DIMENSIONS, default=["feature", "model"])
 attrs = c2.text_input("Span attribute keys (comma separated, grouped as attr.<key>)", value="")
@@ -26,9 +21,13 @@ group = tuple(dims) + tuple(f"attr.{a.strip()}" for a in attrs.split(",") if a.s
 where = tuple(w.strip() for w in where_text.split(",") if w.strip())
 since = WINDOWS[window]
 
-report = guarded(data.cost, url, since, group, granularity, where)
-if report is None:
+view = guarded(data.attribution, url, since, group, granularity, where)
+if view is None:
     st.stop()
+if view.status.llm_calls == 0:
+    st.info("No LLM calls stored yet: nothing to attribute. Send traces to the service and come back.")
+    st.stop()
+report, features = view.report, view.features
 frame = data.cost_frame(report, group)
 t = report.totals
 st.markdown(f"**${t.cost_usd:,.4f}** over **{t.calls:,}** product calls "
@@ -47,8 +46,7 @@ d2.download_button("Download FOCUS export (CSV)", lambda: data.focus_export(url,
                    file_name=f"focus-{since}.csv", mime="text/csv", on_click="ignore")
 
 st.subheader("Drill down")
-features = guarded(data.cost, url, since, ("feature",), "total")
-names = [r.dimension("feature") for r in features.rows] if features else []
+names = [r.dimension("feature") for r in features.rows]
 if not names:
     st.caption("No features in the window.")
     st.stop()

@@ -14,7 +14,7 @@ from tokenproof.client import ServiceClient
 
 from .conftest import PRODUCT_SPEND, SHADOW_SPEND, TOKEN, UNPRICED_CALLS
 
-PAGES = Path(__file__).resolve().parents[2] / "dashboards" / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "dashboards" / "views"
 CREDENTIAL = "tokenproof_write_credential_field"
 
 
@@ -113,19 +113,23 @@ def test_recommendations_start_a_shadow_run(seeded_service, provider, monkeypatc
     group = next(s for s in at.selectbox if s.label == "Request group and candidate")
     group.select_index(next(i for i, o in enumerate(group.options) if "math-tutor" in o))
     next(t for t in at.text_input if t.label.startswith("Candidate model")).input("mixtral-8x7b-instruct")
-    next(n for n in at.number_input if n.label == "Prompts at most").set_value(3)
+    next(n for n in at.number_input if n.label == "Prompts at most").set_value(80)
     next(t for t in at.text_input if t.label.startswith("Provider base URL")).input(provider.base_url_openai)
     next(b for b in at.button if b.label == "Start shadow run").click()
     at.run(timeout=180)
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     routes = client.routes()
-    assert len(routes) == before + 1 and routes[-1].evidence.n >= 1
-    # the new route's evidence is on the page: its comparisons, outcomes and the test's path
+    assert len(routes) == before + 1 and routes[-1].evidence.n >= 30
+    (rec,) = client.recommendations().recommendations  # the recorded answers prove Mixtral good enough here
+    # the proven route and its evidence are on the page; pushing stays disabled without routing
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any(routes[-1].route_id in c.value for c in at.caption)
-    assert next(m for m in at.metric if m.label == "Comparisons").value == str(routes[-1].evidence.n)
+    assert any(rec.route_id in c.value for c in at.caption)
+    assert any(e.label.startswith(f"{rec.baseline} → {rec.candidate}") and "saves $" in e.label for e in at.expander)
+    assert next(m for m in at.metric if m.label == "Comparisons").value == str(rec.confidence.comparisons)
+    push = at.button(key=f"push-{rec.route_id}")
+    assert push.disabled and "not enabled" in (push.help or "")
 
 
 def test_routes_page_says_routing_is_not_enabled(seeded_service, monkeypatch):

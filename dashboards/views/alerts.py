@@ -27,7 +27,7 @@ for alert in alerts or []:
                      expanded=alert.status == "open"):
         st.write(alert.explanation)
         m1, m2, m3 = st.columns(3)
-        m1.metric("Actual", f"${alert.observed:,.4f}")
+        m1.metric("Observed", f"${alert.observed:,.4f}")
         m2.metric("Expected", f"${alert.expected:,.4f}")
         m3.metric("Excess", f"${alert.excess_usd:,.4f}")
         series = guarded(data.alert_series, url, alert.dimension, alert.value, alert.started_at, alert.last_seen_at)

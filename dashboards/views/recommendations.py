@@ -43,10 +43,10 @@ def evidence(route_id: str) -> None:
                     f"{pair.get('result_baseline_first')} / {pair.get('result_candidate_first')}): "
                     f"{str(pair.get('question', ''))[:300]}")
         a, b = st.columns(2)
-        a.text_area("baseline", str(pair.get("baseline_output", "")), height=120, disabled=True,
-                    key=f"b-{route_id}-{pair.get('prompt_ref')}")
-        b.text_area("candidate", str(pair.get("candidate_output", "")), height=120, disabled=True,
-                    key=f"c-{route_id}-{pair.get('prompt_ref')}")
+        a.caption(f"baseline {pair.get('baseline_model', '')}")
+        a.code(str(pair.get("baseline_output", "")), language=None, wrap_lines=True)
+        b.caption(f"candidate {pair.get('candidate_model', '')}")
+        b.code(str(pair.get("candidate_output", "")), language=None, wrap_lines=True)
 
 
 recs = guarded(data.recommendations, url)

@@ -1,6 +1,6 @@
 """``tokenproof cost | alerts | budgets | export``: attribution, alerts, budgets and FOCUS export.
 
-Every command goes through the service API (``tokenproof.service_client.call``): the embedded store
+Every command goes through the service API (``tokenproof.client.ServiceClient``): the embedded store
 has one owning process, the service. Output is a readable table; ``--json`` prints the API answer for
 scripts.
 
@@ -18,15 +18,14 @@ import json
 import sys
 from typing import Any
 
-from tokenproof.service_client import ServiceError, call
+from tokenproof.client import ServiceClient, ServiceError, add_service_options
 
 __all__ = ["configure", "run"]
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the API answer as JSON")
-    parser.add_argument("--service-url", default=None, help="service base URL (default: setting service_url)")
-    parser.add_argument("--token", default=None, help="API token for writes (default: setting api_token)")
+    add_service_options(parser)
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
@@ -83,111 +82,111 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _print_cost(result: dict) -> None:
-    dims = (["bucket"] if result["granularity"] != "total" else []) + result["group_by"]
+def _rows(items) -> list[dict]:
+    return [item.as_dict() for item in items]
+
+
+def _print_cost(result) -> None:
+    dims = (["bucket"] if result.granularity != "total" else []) + result.group_by
     cols = [*dims, "calls", "cost_usd", "cost_per_call", "cost_per_1k_calls", "input_tokens", "output_tokens", "unpriced_calls"]
-    print(f"product cost {result['since']} .. {result['until']} (from {result['source']})")
-    print(_table(result["rows"], cols))
-    t = result["totals"]
-    print(f"total: ${t['cost_usd']:,.4f} over {t['calls']:,} calls ({t['unpriced_calls']:,} unpriced, not in $)")
-    exp = result["experiment"]["totals"]
-    if exp["calls"]:
-        print(f"\nexperiment cost (shadow/judge, not in product totals): ${exp['cost_usd']:,.4f} "
-              f"over {exp['calls']:,} calls")
-        print(_table(result["experiment"]["rows"], ["traffic_class"] + result["group_by"] + ["calls", "cost_usd"]))
+    print(f"product cost {result.since} .. {result.until} (from {result.source})")
+    print(_table(_rows(result.rows), cols))
+    t = result.totals
+    print(f"total: ${t.cost_usd:,.4f} over {t.calls:,} calls ({t.unpriced_calls:,} unpriced, not in $)")
+    exp = result.experiment.totals
+    if exp.calls:
+        print(f"\nexperiment cost (shadow/judge, not in product totals): ${exp.cost_usd:,.4f} "
+              f"over {exp.calls:,} calls")
+        print(_table(_rows(result.experiment.rows), ["traffic_class", *result.group_by, "calls", "cost_usd"]))
 
 
-def _cost(args, kw) -> Any:
-    params = {"since": args.since, "until": args.until}
+def _cost(args, client: ServiceClient) -> Any:
     if args.trace:
-        result = call("GET", f"/api/v1/cost/traces/{args.trace}", **kw)
+        trace = client.trace(args.trace)
         if not args.json:
-            t = result["totals"]
-            print(f"trace {result['trace_id']}: {result['inference_spans']} inference spans summed, "
-                  f"{result['other_spans_not_summed']} agent/tool spans not summed")
-            print(_table(result["by_model"], ["model", "calls", "cost_usd"]))
-            print(f"total: ${t['cost_usd']:,.4f}, {t['input_tokens']:,} in / {t['output_tokens']:,} out tokens"
-                  + (f"; experiment ${result['experiment']['cost_usd']:,.4f}" if result["experiment"]["calls"] else ""))
-        return result
+            t = trace.totals
+            print(f"trace {trace.trace_id}: {trace.inference_spans} inference spans summed, "
+                  f"{trace.other_spans_not_summed} agent/tool spans not summed")
+            print(_table(_rows(trace.by_model), ["model", "calls", "cost_usd"]))
+            print(f"total: ${t.cost_usd:,.4f}, {t.input_tokens:,} in / {t.output_tokens:,} out tokens"
+                  + (f"; experiment ${trace.experiment.cost_usd:,.4f}" if trace.experiment.calls else ""))
+        return trace.as_dict()
     if args.coverage:
-        result = call("GET", "/api/v1/cost/coverage", params=params, **kw)
+        cov = client.coverage(args.since, args.until)
         if not args.json:
-            print(f"unpriced: {result['unpriced_calls']:,} of {result['calls']:,} calls "
-                  f"({100 * result['unpriced_call_share']:.1f}%), {result['unpriced_tokens']:,} of "
-                  f"{result['tokens']:,} tokens ({100 * result['unpriced_token_share']:.1f}%)")
-            print(_table(result["top_unpriced_models"], ["provider", "response_model", "calls", "tokens", "last_seen"]))
-        return result
-    params.update({"by": args.by or ("feature" if args.movers else ""), "limit": args.limit})
-    if args.where:
-        params["where"] = args.where
+            print(f"unpriced: {cov.unpriced_calls:,} of {cov.calls:,} calls "
+                  f"({100 * cov.unpriced_call_share:.1f}%), {cov.unpriced_tokens:,} of "
+                  f"{cov.tokens:,} tokens ({100 * cov.unpriced_token_share:.1f}%)")
+            print(_table(_rows(cov.top_unpriced_models), ["provider", "response_model", "calls", "tokens", "last_seen"]))
+        return cov.as_dict()
+    by = args.by or ("feature" if args.movers else "")
     if args.movers:
-        result = call("GET", "/api/v1/cost/movers", params=params, **kw)
+        movers = client.movers(args.since, args.until, by=by, where=args.where, limit=args.limit)
         if not args.json:
-            print(f"top movers {result['since']} .. {result['until']} vs {result['previous_since']} ..")
-            print(_table(result["rows"], result["group_by"] + ["cost_usd", "previous_cost_usd", "delta_usd",
-                                                                 "change_pct"]))
-        return result
-    params["granularity"] = args.granularity
-    result = call("GET", "/api/v1/cost", params=params, **kw)
+            print(f"top movers {movers.since} .. {movers.until} vs {movers.previous_since} ..")
+            print(_table(_rows(movers.rows), [*movers.group_by, "cost_usd", "previous_cost_usd", "delta_usd",
+                                              "change_pct"]))
+        return movers.as_dict()
+    result = client.cost(args.since, args.until, by=by, granularity=args.granularity, where=args.where,
+                         limit=args.limit)
     if not args.json:
         _print_cost(result)
-    return result
+    return result.as_dict()
 
 
-def _alerts(args, kw) -> Any:
+def _alerts(args, client: ServiceClient) -> Any:
     if args.action in {"ack", "resolve"}:
         if not args.alert_id:
             raise ServiceError(f"tokenproof alerts {args.action} needs an alert id")
-        result = call("POST", f"/api/v1/alerts/{args.alert_id}/{args.action}", **kw)
+        change = client.acknowledge_alert if args.action == "ack" else client.resolve_alert
+        alert = change(args.alert_id)
         if not args.json:
-            print(f"alert {result['id']} is now {result['status']}")
-        return result
+            print(f"alert {alert.id} is now {alert.status}")
+        return alert.as_dict()
     if args.action == "evaluate":
-        result = call("POST", "/api/v1/alerts/evaluate", **kw)
+        result = client.evaluate_alerts()
         if not args.json:
-            print(f"evaluated at {result['evaluated_at']}: {result['findings']} findings, "
-                  f"{len(result['opened'])} opened, {result['updated']} updated, {len(result['resolved'])} resolved")
-            for alert in result["opened"]:
-                print(f"  [{alert['severity']}] {alert['id']} {alert['explanation']}")
-        return result
-    result = call("GET", "/api/v1/alerts", params={"status": args.status, "limit": args.limit}, **kw)
+            print(f"evaluated at {result.evaluated_at}: {result.findings} findings, "
+                  f"{len(result.opened)} opened, {result.updated} updated, {len(result.resolved)} resolved")
+            for opened in result.opened:
+                print(f"  [{opened.severity}] {opened.id} {opened.explanation}")
+        return result.as_dict()
+    alerts = client.alerts(args.status, args.limit)
     if not args.json:
-        print(_table(result["alerts"], ["id", "status", "severity", "kind", "opened_at", "explanation"]))
-    return result
+        print(_table(_rows(alerts), ["id", "status", "severity", "kind", "opened_at", "explanation"]))
+    return {"alerts": _rows(alerts)}
 
 
-def _budgets(args, kw) -> Any:
+def _budgets(args, client: ServiceClient) -> Any:
     if args.action == "set":
         scope = next((d for d in ("feature", "tier", "customer") if getattr(args, d)), None)
         if scope is None or args.monthly_usd is None:
             raise ServiceError("tokenproof budgets set needs --feature/--tier/--customer and --monthly-usd")
-        result = call("PUT", "/api/v1/budgets", body={"scope": scope, "value": getattr(args, scope),
-                                                      "monthly_usd": args.monthly_usd}, **kw)
+        change = client.set_budget(scope, getattr(args, scope), args.monthly_usd)
         if not args.json:
-            print(f"budget for {scope}={result['value']}: " + ("removed" if result["deleted"]
-                                                                 else f"${result['monthly_usd']:,.2f}/month"))
-        return result
-    result = call("GET", "/api/v1/budgets", **kw)
+            print(f"budget for {scope}={change.value}: " + ("removed" if change.deleted
+                                                             else f"${change.monthly_usd:,.2f}/month"))
+        return change.as_dict()
+    budgets = client.budgets()
     if not args.json:
-        print(_table(result["budgets"], ["scope", "value", "monthly_usd", "month_to_date_usd", "projected_usd",
-                                         "used_pct", "runs_out_at"]))
-    return result
+        print(_table(_rows(budgets), ["scope", "value", "monthly_usd", "month_to_date_usd", "projected_usd",
+                                      "used_pct", "runs_out_at"]))
+    return {"budgets": _rows(budgets)}
 
 
-def _export(args, kw) -> Any:
-    data = call("GET", "/api/v1/export/focus", params={"since": args.since, "until": args.until,
-                                                        "format": args.format}, **kw)
+def _export(args, client: ServiceClient) -> Any:
+    data = client.export_focus(args.since, args.until, args.format)
     with open(args.output, "wb") as handle:
-        handle.write(data if isinstance(data, bytes) else json.dumps(data).encode())
-    meta = call("GET", "/api/v1/export/focus/metadata", params={"since": args.since, "until": args.until}, **kw)
+        handle.write(data)
+    meta = client.export_focus_metadata(args.since, args.until)
     meta_path = f"{args.output}.metadata.json"
     with open(meta_path, "w", encoding="utf-8") as handle:
-        json.dump(meta, handle, indent=2)
-    unpriced = meta["x_UnpricedUsage"]["calls"]
+        json.dump(meta.model_dump(), handle, indent=2)
+    unpriced = meta.unpriced_calls
     result = {"output": args.output, "format": args.format, "bytes": len(data), "metadata": meta_path,
-              "focus_version": meta["Schema"]["FocusVersion"], "unpriced_calls": unpriced}
+              "focus_version": meta.focus_version, "unpriced_calls": unpriced}
     if not args.json:
-        print(f"wrote FOCUS {meta['Schema']['FocusVersion']} {args.format} ({len(data):,} bytes) to {args.output}, "
+        print(f"wrote FOCUS {meta.focus_version} {args.format} ({len(data):,} bytes) to {args.output}, "
               f"metadata to {meta_path}")
         if unpriced:
             print(f"{unpriced:,} unpriced calls left out (no price known; listed in the metadata, never $0)")
@@ -195,10 +194,10 @@ def _export(args, kw) -> Any:
 
 
 def run(name: str, args: argparse.Namespace) -> int:
-    kw = {"base_url": args.service_url, "token": args.token}
+    client = ServiceClient(args.service_url, args.token)
     handler = {"cost": _cost, "alerts": _alerts, "budgets": _budgets, "export": _export}[name]
     try:
-        result = handler(args, kw)
+        result = handler(args, client)
     except ServiceError as exc:
         print(f"tokenproof {name}: {exc}", file=sys.stderr)
         return 1

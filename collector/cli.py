@@ -2,7 +2,7 @@
 
 ``serve`` owns the store (embedded chDB directory or a ClickHouse URL) and runs the service on
 uvicorn; ``status`` and ``reprice`` talk to a running service through its API
-(``tokenproof.service_client``), because an embedded store has one owning process.
+(``tokenproof.client.ServiceClient``), because an embedded store has one owning process.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import socket
 import sys
 
-from tokenproof import service_client
+from tokenproof.client import ServiceClient, ServiceError, add_service_options
 from tokenproof.collector import config
 
 __all__ = ["configure", "run"]
@@ -44,7 +44,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
                             help="bind beyond loopback with every read endpoint open to the network (warned)")
         parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     else:
-        parser.add_argument("--url", help="service URL (default: setting service_url, http://127.0.0.1:4318)")
+        add_service_options(parser)
         if name in ("status", "calls"):
             parser.add_argument("--json", action="store_true", help="print the raw JSON")
         if name == "calls":
@@ -53,7 +53,6 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         if name == "reprice":
             parser.add_argument("--since", required=True, help="start: ISO 8601 time, or 7d / 24h / 30m ago")
             parser.add_argument("--until", help="end (exclusive), default now")
-            parser.add_argument("--token", help="api token (default: setting api_token)")
 
 
 def run(name: str, args: argparse.Namespace) -> int:
@@ -65,7 +64,7 @@ def run(name: str, args: argparse.Namespace) -> int:
         if name == "calls":
             return _calls(args)
         return _reprice(args)
-    except service_client.ServiceError as exc:
+    except ServiceError as exc:
         print(f"tokenproof {name}: {exc}", file=sys.stderr)
         return 1
 
@@ -135,37 +134,34 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    status = service_client.call("GET", "/api/v1/status", base_url=args.url)
+    status = ServiceClient(args.service_url, args.token).status()
     if args.json:
-        print(json.dumps(status, indent=2))
+        print(json.dumps(status.as_dict(), indent=2))
         return 0
-    store = status.get("store", {})
-    print(f"spans stored:      {status['spans']}")
-    print(f"LLM calls:         {status['llm_calls']} ({status.get('unpriced_llm_calls', 0)} unpriced)")
-    areas = ", ".join(f"{area} {version:04d}" for area, version in status.get("schema_versions", {}).items())
-    print(f"schema version:    {status['schema_version']}" + (f" ({areas})" if areas else ""))
-    print(f"store:             {store.get('kind')} {store.get('data_dir') or store.get('url', '')}")
-    print(f"uptime:            {status.get('uptime_seconds', 0):.0f} s")
+    print(f"spans stored:      {status.spans}")
+    print(f"LLM calls:         {status.llm_calls} ({status.unpriced_llm_calls} unpriced)")
+    areas = ", ".join(f"{area} {version:04d}" for area, version in status.schema_versions.items())
+    print(f"schema version:    {status.schema_version}" + (f" ({areas})" if areas else ""))
+    print(f"store:             {status.store_kind} {status.store_location}")
+    print(f"uptime:            {status.uptime_seconds:.0f} s")
     return 0
 
 
 def _calls(args: argparse.Namespace) -> int:
     """The most recent LLM calls as stored: one line per priced (or explicitly unpriced) span."""
-    answer = service_client.call("GET", "/api/v1/calls", params={"limit": args.limit, "feature": args.feature},
-                                 base_url=args.url)
-    calls = answer["calls"]
+    calls = ServiceClient(args.service_url, args.token).calls(limit=args.limit, feature=args.feature)
     if args.json:
-        print(json.dumps(calls, indent=2))
+        print(json.dumps([c.as_dict() for c in calls], indent=2))
         return 0
     header = ("time", "feature", "tier", "customer", "provider", "model", "in", "out", "cached", "cost_usd",
               "usage", "price_version", "status")
     rows = [header]
     for c in calls:
-        cost = "unpriced" if c["CostUSD"] is None else f"{c['CostUSD']:.6f}"
-        rows.append((c["Timestamp"][11:19], c["Feature"] or "-", c["Tier"] or "-", c["Customer"] or "-",
-                     c["Provider"], c["ResponseModel"] or c["RequestModel"], str(c["InputTokens"]),
-                     str(c["OutputTokens"]), str(c["CacheReadTokens"]), cost, c["UsageSource"],
-                     c["PriceVersion"] or "-", c["StatusCode"] + (" stream" if c["Streamed"] else "")))
+        cost = "unpriced" if c.CostUSD is None else f"{c.CostUSD:.6f}"
+        rows.append((c.Timestamp[11:19], c.Feature or "-", c.Tier or "-", c.Customer or "-",
+                     c.Provider, c.ResponseModel or c.RequestModel, str(c.InputTokens),
+                     str(c.OutputTokens), str(c.CacheReadTokens), cost, c.UsageSource,
+                     c.PriceVersion or "-", c.StatusCode + (" stream" if c.Streamed else "")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip())
@@ -173,14 +169,12 @@ def _calls(args: argparse.Namespace) -> int:
 
 
 def _reprice(args: argparse.Namespace) -> int:
-    body = {"since": args.since, "until": args.until}
-    result = service_client.call("POST", "/api/v1/reprice", body=body, base_url=args.url, token=args.token,
-                                 timeout=600)
-    print(f"calls in range:    {result['rows']}")
-    print(f"re-priced:         {result['repriced']}")
-    print(f"newly priced:      {result['newly_priced']}")
-    print(f"still unpriced:    {result['still_unpriced']}")
-    print(f"cost before:       ${result['cost_before_usd']:.6f}")
-    print(f"cost after:        ${result['cost_after_usd']:.6f}")
-    print(f"price version:     {result['price_version']}")
+    result = ServiceClient(args.service_url, args.token).reprice(args.since, args.until)
+    print(f"calls in range:    {result.rows}")
+    print(f"re-priced:         {result.repriced}")
+    print(f"newly priced:      {result.newly_priced}")
+    print(f"still unpriced:    {result.still_unpriced}")
+    print(f"cost before:       ${result.cost_before_usd:.6f}")
+    print(f"cost after:        ${result.cost_after_usd:.6f}")
+    print(f"price version:     {result.price_version}")
     return 0

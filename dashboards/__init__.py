@@ -1,5 +1,7 @@
-"""tokenproof.dashboards: the Streamlit app (layout only; data comes from tokenproof.analytics).
+"""tokenproof.dashboards: the Streamlit app (``tokenproof dashboard``).
 
-Not built yet: cost attribution, alerts and recommendations pages arrive with the dashboard issue.
-Nothing imports this package.
+``app.py`` is the entry point (navigation), ``views/`` (the pages) only lay out, ``data.py`` holds the cached
+reads and the writes (through ``tokenproof.client.ServiceClient``, never the store), ``charts.py``
+the Altair charts and ``session.py`` the write credential and error display. May import core and
+Streamlit/Altair; nothing imports this package.
 """

@@ -22,3 +22,8 @@ if ! cmp -s tests/instrumentation/openai2-libs.txt "$LIBS/.requirements" 2>/dev/
     echo "setup: could not install the openai 2.x test libraries (their tests will be skipped)" >&2
   fi
 fi
+# The dashboard's browser tests drive Debian's chromium headless (never a browser downloaded by a tool).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+    || echo "setup: could not install chromium; the dashboard's browser tests will be skipped" >&2
+fi

@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recommendations": ("tokenproof.analytics.proof.cli", "decided routes with projected savings"),
     "routes": ("tokenproof.analytics.routing.cli", "push, canary, pause, roll back, audit and export routes"),
     "prices": ("tokenproof.pricing_cli", "look up the price of a model, validate an overrides file"),
+    # loaded by name like every command: core never imports the dashboards package
+    "dashboard": ("tokenproof.dashboards.cli", "start the Streamlit dashboard (default http://127.0.0.1:8501)"),
 }
 
 ENTRY_POINT_GROUP = "tokenproof.commands"

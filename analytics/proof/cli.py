@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from tokenproof.client import add_service_options
+
 __all__ = ["configure", "run"]
 
 
@@ -96,6 +98,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON")
     else:  # pragma: no cover - the dispatcher only routes the names above
         raise ValueError(name)
+    if name in {"candidates", "shadow", "recommendations"}:
+        add_service_options(parser)
 
 
 def run(name: str, args: argparse.Namespace) -> int:

@@ -1,0 +1,350 @@
+"""Everything the dashboard pages read or write, through the typed service client.
+
+Reads are cached for a few seconds (``st.cache_data`` with a short TTL, keyed by the service URL and
+the arguments) so moving between pages and widgets does not hit the service again; writes are never
+cached and clear the read cache so the next render shows the new state. Pages call these functions
+and lay out what they return; they never build API requests or read JSON keys themselves.
+
+Write calls take the user's write credential explicitly (asked for on the page, kept in the session
+only; see ``dashboards.session``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from tokenproof import settings
+from tokenproof.client import (
+    Alert,
+    Budget,
+    BudgetChange,
+    Call,
+    CostReport,
+    Coverage,
+    Movers,
+    Recommendations,
+    RequestGroup,
+    RouteComparisons,
+    RouteState,
+    ServiceClient,
+    ServiceError,
+    ShadowJob,
+    Status,
+    TraceRollup,
+)
+
+__all__ = [
+    "TTL_SECONDS",
+    "ServiceError",
+    "acknowledge_alert",
+    "alert_series",
+    "alerts",
+    "attribution",
+    "budgets",
+    "candidates",
+    "cost",
+    "cost_frame",
+    "coverage",
+    "disputed_pairs",
+    "evaluate_alerts",
+    "experiment_frame",
+    "focus_export",
+    "monthly_volume",
+    "movers",
+    "outcomes_frame",
+    "overview",
+    "recommendations",
+    "resolve_alert",
+    "route_action",
+    "route_comparisons",
+    "routes",
+    "routing",
+    "sample_calls",
+    "service_url",
+    "set_budget",
+    "shadow_run",
+    "start_shadow_run",
+    "status",
+    "trace",
+    "unresolved_share",
+]
+
+TTL_SECONDS = 10
+# Route actions the routing API offers (path suffix on /api/v1/routes/{route_id}/...)
+ROUTE_ACTIONS = ("push", "canary", "rollback")
+
+
+def service_url() -> str:
+    """The service this dashboard reads (setting ``service_url``, ``TOKENPROOF_SERVICE_URL``)."""
+    return str(settings.get("service_url")).rstrip("/")
+
+
+def _reader(url: str) -> ServiceClient:
+    return ServiceClient(url, token="")  # reads carry no write credential
+
+
+def _writer(url: str, token: str) -> ServiceClient:
+    return ServiceClient(url, token=token or "")
+
+
+# --- reads (cached) ---------------------------------------------------------------------------------
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def status(url: str) -> Status:
+    return _reader(url).status()
+
+
+@dataclass
+class Overview:
+    """What the overview page shows, fetched in one go."""
+
+    status: Status
+    spend: CostReport  # by the stacking dimension, per bucket
+    customers: CostReport  # totals per customer
+    movers: Movers
+    coverage: Coverage
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def overview(url: str, since: str, stack: str, granularity: str) -> Overview:
+    """The overview's five reads, issued concurrently (the service answers each from the rollups)."""
+    client = _reader(url)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        status_ = pool.submit(client.status)
+        spend = pool.submit(client.cost, since, None, [stack], granularity, (), 1000)
+        customers = pool.submit(client.cost, since, None, ["customer"], "total", (), 1000)
+        movers_ = pool.submit(client.movers, since, None, [stack], (), 10)
+        coverage_ = pool.submit(client.coverage, since)
+        return Overview(status_.result(), spend.result(), customers.result(), movers_.result(), coverage_.result())
+
+
+@dataclass
+class Attribution:
+    """What the attribution explorer shows first, fetched in one go."""
+
+    status: Status
+    report: CostReport  # the requested grouping
+    features: CostReport  # product spend per feature (the drill-down's choices)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def attribution(url: str, since: str, by: tuple[str, ...], granularity: str, where: tuple[str, ...]) -> Attribution:
+    """The explorer's first three reads, issued concurrently."""
+    client = _reader(url)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        status_ = pool.submit(client.status)
+        report = pool.submit(client.cost, since, None, list(by), granularity, list(where), 1000)
+        features = pool.submit(client.cost, since, None, ["feature"], "total", (), 1000)
+        return Attribution(status_.result(), report.result(), features.result())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def cost(url: str, since: str, by: tuple[str, ...] = (), granularity: str = "total",
+         where: tuple[str, ...] = (), limit: int = 1000, until: str | None = None) -> CostReport:
+    return _reader(url).cost(since, until, by=list(by), granularity=granularity, where=list(where), limit=limit)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def movers(url: str, since: str, by: tuple[str, ...] = ("feature",), limit: int = 10) -> Movers:
+    return _reader(url).movers(since, by=list(by), limit=limit)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def coverage(url: str, since: str) -> Coverage:
+    return _reader(url).coverage(since)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def sample_calls(url: str, feature: str, fingerprint: str = "", limit: int = 200) -> list[Call]:
+    """Recent calls of a feature (and prompt fingerprint): the sample traces of a drill-down."""
+    calls = _reader(url).calls(limit=limit, feature=feature)
+    return [c for c in calls if not fingerprint or c.PromptFingerprint == fingerprint]
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def trace(url: str, trace_id: str) -> TraceRollup:
+    return _reader(url).trace(trace_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def alerts(url: str, status: str = "") -> list[Alert]:
+    return _reader(url).alerts(status=status, limit=200)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def alert_series(url: str, dimension: str, value: str, started_at: str | None,
+                 last_seen_at: str | None) -> pd.DataFrame:
+    """Hourly product spend of an alert's dimension value around the alert (the actual line)."""
+    start = _parse(started_at) or datetime.now(UTC) - timedelta(days=1)
+    end = _parse(last_seen_at) or datetime.now(UTC)
+    since, until = start - timedelta(hours=48), min(end + timedelta(hours=6), datetime.now(UTC) + timedelta(hours=1))
+    where = (f"{dimension}={value}",) if dimension in _FILTERABLE and value else ()
+    report = _reader(url).cost(_iso(since), _iso(until), granularity="hour", where=list(where), limit=10_000)
+    frame = pd.DataFrame([{"hour": r.bucket, "cost_usd": r.cost_usd} for r in report.rows],
+                         columns=["hour", "cost_usd"])
+    frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
+    frame["in_alert"] = (frame["hour"] >= pd.Timestamp(start).floor("h")) & (frame["hour"] <= pd.Timestamp(end))
+    return frame
+
+
+_FILTERABLE = {"service", "feature", "tier", "customer", "provider", "model", "request_model", "response_model"}
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def budgets(url: str) -> list[Budget]:
+    return _reader(url).budgets()
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def candidates(url: str, days: int = 30) -> list[RequestGroup]:
+    return _reader(url).candidates(days=days, limit=50)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def routes(url: str) -> list[RouteState]:
+    return _reader(url).routes()
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def route_comparisons(url: str, route_id: str) -> RouteComparisons:
+    return _reader(url).route_comparisons(route_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def recommendations(url: str) -> Recommendations:
+    return _reader(url).recommendations()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def routing(url: str) -> dict[str, bool]:
+    """Which route actions (push, canary, rollback) the service's API offers; none until routing lands."""
+    paths = _reader(url).paths()
+    return {action: any(p.startswith("/api/v1/routes/") and p.rstrip("/").endswith("/" + action) for p in paths)
+            for action in ROUTE_ACTIONS}
+
+
+def focus_export(url: str, since: str, fmt: str = "csv") -> bytes:
+    """FOCUS rows as file bytes (fetched when the user downloads, not on every render)."""
+    return _reader(url).export_focus(since, None, fmt)
+
+
+# --- shaping for charts and tables --------------------------------------------------------------------
+
+def cost_frame(report: CostReport, dims: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """Product rows as a table: dimensions, bucket (if any) and metrics."""
+    columns = (["bucket"] if report.granularity != "total" else []) + list(dims) + [
+        "calls", "cost_usd", "cost_per_call", "cost_per_1k_calls", "input_tokens", "output_tokens",
+        "unpriced_calls", "errors"]
+    records = []
+    for row in report.rows:
+        record: dict[str, Any] = {d: row.dimension(d) or "(none)" for d in dims}
+        record.update({c: getattr(row, c) for c in columns if c not in record})
+        records.append(record)
+    frame = pd.DataFrame(records, columns=columns)
+    if "bucket" in frame:
+        frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    return frame
+
+
+def experiment_frame(report: CostReport) -> pd.DataFrame:
+    rows = [{"traffic_class": r.traffic_class or "", "calls": r.calls, "cost_usd": r.cost_usd,
+             "unpriced_calls": r.unpriced_calls} for r in report.experiment.rows]
+    frame = pd.DataFrame(rows, columns=["traffic_class", "calls", "cost_usd", "unpriced_calls"])
+    return frame.groupby("traffic_class", as_index=False).sum() if not frame.empty else frame
+
+
+def outcomes_frame(comparisons: list[dict[str, Any]]) -> pd.DataFrame:
+    """Cumulative wins / ties / losses after each comparison (long format for a stacked chart)."""
+    counts = {"win": 0, "tie": 0, "loss": 0}
+    rows = []
+    for number, comparison in enumerate(comparisons, start=1):
+        outcome = str(comparison.get("outcome", ""))
+        if outcome in counts:
+            counts[outcome] += 1
+        rows += [{"comparison": number, "outcome": k, "count": v} for k, v in counts.items()]
+    return pd.DataFrame(rows, columns=["comparison", "outcome", "count"])
+
+
+def disputed_pairs(comparisons: list[dict[str, Any]], limit: int = 5) -> list[dict[str, Any]]:
+    """Comparisons whose two judge orders disagreed (swap-inconsistent) or that lost: shown side by side."""
+    disputed = [c for c in comparisons if c.get("swap_consistent") is False]
+    losses = [c for c in comparisons if c.get("outcome") == "loss" and c not in disputed]
+    return (disputed + losses)[:limit]
+
+
+def unresolved_share(comparisons: list[dict[str, Any]]) -> float | None:
+    """Share of judged comparisons whose verdict flipped with the order (left unresolved as a tie)."""
+    judged = [c for c in comparisons if c.get("swap_consistent") is not None]
+    return sum(1 for c in judged if c["swap_consistent"] is False) / len(judged) if judged else None
+
+
+def _parse(moment: str | None) -> datetime | None:
+    if not moment:
+        return None
+    try:
+        return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- writes (never cached; they clear the read cache) -----------------------------------------------
+
+def _written(result: Any) -> Any:
+    st.cache_data.clear()
+    return result
+
+
+def acknowledge_alert(url: str, token: str, alert_id: str) -> Alert:
+    return _written(_writer(url, token).acknowledge_alert(alert_id))
+
+
+def resolve_alert(url: str, token: str, alert_id: str) -> Alert:
+    return _written(_writer(url, token).resolve_alert(alert_id))
+
+
+def evaluate_alerts(url: str, token: str) -> Any:
+    return _written(_writer(url, token).evaluate_alerts())
+
+
+def set_budget(url: str, token: str, scope: str, value: str, monthly_usd: float) -> BudgetChange:
+    return _written(_writer(url, token).set_budget(scope, value, monthly_usd))
+
+
+def start_shadow_run(url: str, token: str, group: RequestGroup, candidate: str, limit: int,
+                     budget_usd: float | None, endpoint: str | None, judge: str | None = None) -> ShadowJob:
+    """Start a background shadow run on one of the service's configured provider endpoints (by name)."""
+    return _written(_writer(url, token).start_shadow_run(
+        group.baseline_model, candidate, service=group.service, feature=group.feature,
+        fingerprint=group.fingerprint, limit=limit, budget_usd=budget_usd, endpoint=endpoint or None,
+        judge=judge or None))
+
+
+def shadow_run(url: str, job_id: str) -> ShadowJob:
+    """A background shadow run's progress (not cached: the page polls it)."""
+    return _reader(url).shadow_run(job_id)
+
+
+def monthly_volume(url: str, match: dict[str, Any], baseline: str) -> float | None:
+    """Calls per month of a route's request group (from mining's daily rate), for the push confirmation."""
+    for group in candidates(url):
+        same = all(str(match.get(k, "")) == getattr(group, k) for k in ("service", "feature", "fingerprint"))
+        if same and group.baseline_model == baseline:
+            return group.calls_per_day * 30
+    return None
+
+
+def route_action(url: str, token: str, route_id: str, action: str) -> dict[str, Any]:
+    """Push, canary or roll back a route through the routing API (only offered when it exists)."""
+    if action not in ROUTE_ACTIONS:
+        raise ValueError(action)
+    return _written(_writer(url, token).route_action(route_id, action))

@@ -49,7 +49,8 @@ def test_runner_never_imports_analytics():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     # only the docstring-only package markers of the folders holding the SQL files
     assert out.stdout.strip() == str(["tokenproof.analytics", "tokenproof.analytics.migrations",
-                                      "tokenproof.analytics.proof", "tokenproof.analytics.proof.migrations"])
+                                      "tokenproof.analytics.proof", "tokenproof.analytics.proof.migrations",
+                                      "tokenproof.analytics.routing", "tokenproof.analytics.routing.migrations"])
 
 
 def test_two_areas_claiming_one_version_are_refused(tmp_path):

@@ -168,7 +168,7 @@ def test_new_versions_spend_the_groups_alpha_and_never_reuse_its_prompts(service
     assert third["version"] == 3 and third["route_id"] not in {first["route_id"], second["route_id"]}
     assert first["alpha_spent"] > second["alpha_spent"] > third["alpha_spent"]
     assert sum(sq_alpha for sq_alpha in (first["alpha_spent"], second["alpha_spent"], third["alpha_spent"])) < 0.05
-    refs = [{c["prompt_ref"] for c in client.get(f"/api/v1/routes/{r['route_id']}/comparisons").json()["comparisons"]}
+    refs = [{c["prompt_ref"] for c in client.get(f"/api/v1/routes/{r['route_id']}/comparisons", headers=AUTH).json()["comparisons"]}
             for r in (first, second, third)]
     assert not (refs[0] & refs[1]) and not (refs[0] & refs[2]) and not (refs[1] & refs[2])
     refused = client.post("/api/v1/shadow-runs", json={**body, "judge": "mistral-large-latest"}, headers=AUTH)
@@ -267,7 +267,7 @@ def test_shadow_run_on_uploaded_requests(service):
             "limit": 40, "requests": lines + lines[:10]}  # duplicates are skipped
     result = _run(client, body)
     assert result["new_comparisons"] == result["n"] == 30 and result["duplicates_skipped"] == 10
-    comparisons = client.get(f"/api/v1/routes/{result['route_id']}/comparisons").json()["comparisons"]
+    comparisons = client.get(f"/api/v1/routes/{result['route_id']}/comparisons", headers=AUTH).json()["comparisons"]
     assert not comparisons[0]["baseline_recorded"] and comparisons[0]["baseline_cost_usd"] > 0
     assert comparisons[0]["request_ref"] == lines[0]["custom_id"]
     bad = client.post("/api/v1/shadow-runs", json={**body, "requests": [{"body": {}}]},

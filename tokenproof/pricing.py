@@ -160,6 +160,11 @@ class ModelPrice:
     def tiered(self) -> bool:
         return self.plan().tiered
 
+    @property
+    def date_dependent(self) -> bool:
+        """The price depends on the request time (genai-prices conditional prices)."""
+        return isinstance(self._plans, ModelPlans) and self._plans.conditional
+
     def time_dependent(self, context: Mapping[str, str] | PriceContext | None) -> bool:
         """The price for ``context`` depends on the request time (conditional prices or variants)."""
         return isinstance(self._plans, ModelPlans) and self._plans.time_dependent(context)

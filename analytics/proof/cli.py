@@ -98,7 +98,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON")
     else:  # pragma: no cover - the dispatcher only routes the names above
         raise ValueError(name)
-    if name in {"candidates", "shadow", "recommendations"}:
+    if name in {"candidates", "shadow", "shadow-status", "recommendations"}:
         add_service_options(parser)
 
 

@@ -12,7 +12,9 @@ import json
 import sys
 from typing import Any
 
-from tokenproof.service_client import ServiceError, call
+from tokenproof.client import add_service_options
+from tokenproof.service_client import ServiceError
+from tokenproof.service_client import call as _service_call
 
 __all__ = ["configure", "run"]
 
@@ -20,6 +22,8 @@ BASE = "/api/v1/routing"
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    # the common options come before the action: `tokenproof routes --service-url URL list`
+    add_service_options(parser)
     parser.add_argument("--json", action="store_true", help="print the API's JSON")
     parser.add_argument("--actor", default=None, help="who makes the change (recorded in the audit log)")
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -77,25 +81,30 @@ def _line(route: dict[str, Any]) -> str:
             f"(by {route['changed_by']} at {route['changed_at']})")
 
 
+def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    """The service API at ``--service-url`` (else the setting), with ``--token`` when given."""
+    return _service_call(method, path, base_url=args.service_url, token=args.token, **kwargs)
+
+
 def _headers(args: argparse.Namespace) -> dict[str, str]:
     return {"X-Tokenproof-Actor": args.actor} if args.actor else {}
 
 
 def _write(method: str, path: str, body: dict, args: argparse.Namespace) -> Any:
-    return call(method, path, body=body, headers=_headers(args))
+    return _call(args, method, path, body=body, headers=_headers(args))
 
 
 def _run(args: argparse.Namespace) -> int:
     action = args.action
     if action == "list":
-        data = call("GET", f"{BASE}/routes", params={"service": args.service, "state": args.state})
+        data = _call(args, "GET", f"{BASE}/routes", params={"service": args.service, "state": args.state})
         if args.json:
             print(json.dumps(data, indent=2))
         else:
             print("\n".join(_line(r) for r in data["routes"]) or "no routes")
         return 0
     if action == "show":
-        data = call("GET", f"{BASE}/routes/{args.route_id}")
+        data = _call(args, "GET", f"{BASE}/routes/{args.route_id}")
         if not args.json:
             print(_line(data["route"]))
             if data["route"]["state_reason"]:
@@ -123,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     elif action in ("pause", "rollback"):
         data = _write("POST", f"{BASE}/routes/{args.route_id}/{action}", {"reason": args.reason}, args)
     elif action == "audit":
-        data = call("GET", f"{BASE}/audit", params={"route_id": args.route, "limit": args.limit})
+        data = _call(args, "GET", f"{BASE}/audit", params={"route_id": args.route, "limit": args.limit})
         if not args.json:
             for a in data["audit"]:
                 flag = " override" if a["override"] else ""
@@ -131,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
                       f"{a['reason']}")
             return 0
     else:  # export
-        data = call("GET", f"{BASE}/export/litellm", params={"provider": args.provider})
+        data = _call(args, "GET", f"{BASE}/export/litellm", params={"provider": args.provider})
         text = json.dumps(data, indent=2)
         if args.output == "-":
             print(text)

@@ -27,8 +27,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
 
 from tokenproof import semconv as sc
-from tokenproof.provider.corpus import GPT4, get_corpus
-from tokenproof.provider.testing import run_provider
+from tokenproof_devkit.provider.corpus import GPT4, get_corpus
+from tokenproof_devkit.provider.testing import run_provider
 
 TOKEN = "dash-write-token"
 PRODUCT_SPEND = 6.90

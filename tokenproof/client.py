@@ -388,19 +388,24 @@ class ShadowRun(Evidence):
 
 
 class PushedRoute(_Model):
-    """A route in the routing registry (column names as the registry serves them)."""
+    """A route in the routing registry, as ``/api/v1/routing/routes`` serves it (and the
+    instrumentation reads it): its match, candidate, the proof it was approved on, state and share."""
 
-    RouteId: str = ""
-    Version: int = 0
-    State: str = ""
-    ServiceName: str = ""
-    Feature: str = ""
-    PromptFingerprint: str = ""
-    BaselineModel: str = ""
-    CandidateModel: str = ""
-    TrafficShare: float = 0.0
-    ProofRouteId: str = ""
-    ProofDecision: str = ""
+    id: str = ""
+    version: int = 0
+    match: dict[str, str] = Field(default_factory=dict)  # service, feature, fingerprint, baseline
+    candidate: str = ""
+    candidate_system_prompt: str = ""
+    proof: dict[str, Any] = Field(default_factory=dict)  # route_id, decision, override, response_model
+    state: str = ""  # shadow | canary | active | paused | rolled_back
+    traffic_share: float = 0.0
+    schedule: list[dict[str, Any]] = Field(default_factory=list)
+    timeout_s: float = 0.0
+    state_reason: str = ""
+    reproof: str = ""
+    changed_by: str = ""
+    changed_at: str = ""
+    created_at: str = ""
 
 
 class ShadowJob(_Model):

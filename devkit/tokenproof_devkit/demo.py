@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tokenproof.client import ServiceClient, ServiceError
@@ -131,9 +132,12 @@ def run(name: str, args: argparse.Namespace) -> int:
             env["TOKENPROOF_ROUTES_POLL_SECONDS"] = "1"
             print(f"the app runs again ({args.canary_calls} calls); its instrumentation reads the routes in the "
                   "background and moves the canary's share of marketing-quiz to the candidate")
+            before = client.status().llm_calls
+            since = datetime.now(UTC).replace(microsecond=0).isoformat()
             _run_app(env, args.canary_calls, seed=11)
-            wait_for_calls(client, client.status().llm_calls + args.canary_calls, timeout=60)
-            _cli(env, "cost", "--by", "feature,model", "--since", "15m", "--where", "feature=marketing-quiz")
+            wait_for_calls(client, before + args.canary_calls, timeout=60)
+            print("marketing-quiz during the canary run: part of its traffic now answered by the candidate")
+            _cli(env, "cost", "--by", "feature,model", "--since", since, "--where", "feature=marketing-quiz")
             _cli(env, "routes", "list")
             _cli(env, "routes", "rollback", pushed, "--reason", "demo: the instant way back")
             _cli(env, "routes", "audit", "--limit", "10")
@@ -246,10 +250,10 @@ def _push_proven(client: ServiceClient, summary: dict) -> str | None:
         print(f"push refused: {exc}")
         return None
     saving = "unpriced" if rec.monthly_saving_usd is None else f"${rec.monthly_saving_usd:,.2f}"
-    print(f"pushed {route.RouteId}: {rec.baseline} -> {rec.candidate} for {match}, canary at 50% of the traffic "
+    print(f"pushed {route.id}: {rec.baseline} -> {rec.candidate} for {match}, canary at 50% of the traffic "
           f"(sticky per customer); projected saving at full traffic {saving} per month")
-    summary["pushed"] = route.RouteId
-    return route.RouteId
+    summary["pushed"] = route.id
+    return route.id
 
 
 def _refuse_unproven(client: ServiceClient, summary: dict) -> None:

@@ -31,7 +31,15 @@ from pathlib import Path
 
 from tokenproof.client import ServiceClient, ServiceError
 from tokenproof_devkit import history
-from tokenproof_devkit.demo_steps import Progress, bin_path, section, start, wait_for_calls, write_batch_file
+from tokenproof_devkit.demo_steps import (
+    Progress,
+    bin_path,
+    free_port,
+    section,
+    start,
+    wait_for_calls,
+    write_batch_file,
+)
 
 HELP = "run the main job: the whole loop (app, history, alerts, proof, routing, dashboard) on this machine"
 # The example app and its inputs live in the checkout's examples/ (devkit/tokenproof_devkit/demo.py -> root).
@@ -83,8 +91,14 @@ def run(name: str, args: argparse.Namespace) -> int:
                          r"listening on (http://\S+)", "the provider server")
         token = os.environ.get("TOKENPROOF_API_TOKEN") or secrets.token_urlsafe(24)
         env = _environment(provider, token, work)
-        service = start(stack, [bin_path("tokenproof"), "serve", "--port", "0", "--data-dir", str(data_dir)],
-                        r"listening on (http://\S+)", "the tokenproof service", env=env)
+        # the service itself runs instrumented, exporting to itself: its shadow, judge and monitoring
+        # calls are stored as experiment traffic, apart from the product's spend
+        port = free_port()
+        own = {**env, "OTEL_SERVICE_NAME": "tokenproof-service",
+               "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
+        service = start(stack, [bin_path("opentelemetry-instrument"), bin_path("tokenproof"), "serve",
+                                "--port", str(port), "--data-dir", str(data_dir)],
+                        r"listening on (http://\S+)", "the tokenproof service", env=own)
         env.update({"TOKENPROOF_SERVICE_URL": service, "OTEL_EXPORTER_OTLP_ENDPOINT": service,
                     "TOKENPROOF_ROUTES_URL": service + "/api/v1/routing/routes"})
         client = ServiceClient(service, token)

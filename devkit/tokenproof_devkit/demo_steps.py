@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -16,13 +17,20 @@ from pathlib import Path
 from tokenproof.client import ServiceClient, Status
 from tokenproof_devkit.provider.corpus import get_corpus
 
-__all__ = ["Progress", "bin_path", "section", "start", "wait_for_calls", "write_batch_file"]
+__all__ = ["Progress", "bin_path", "free_port", "section", "start", "wait_for_calls", "write_batch_file"]
 
 
 def bin_path(name: str) -> str:
     """A console script of this environment (the demo runs the user's commands, not our functions)."""
     local = Path(sys.executable).with_name(name)
     return str(local) if local.exists() else name
+
+
+def free_port() -> int:
+    """A loopback port free right now (for a process that must know its own address at start)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def section(title: str) -> None:

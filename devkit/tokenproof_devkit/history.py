@@ -67,7 +67,7 @@ class Summary:
     by_feature: dict[str, float] = field(default_factory=dict)
 
 
-DEFAULT_RATES = {"math-tutor": 60.0, "marketing-quiz": 40.0, "writing-assistant": 14.0, "doc-search": 50.0}
+DEFAULT_RATES = {"math-tutor": 60.0, "marketing-quiz": 40.0, "writing-assistant": 40.0, "doc-search": 50.0}
 DEFAULT_TIERS = {"pro": ["acme", "globex", "initech"], "free": ["u-1001", "u-1002", "u-1003", "u-1004"]}
 
 

@@ -15,12 +15,12 @@ not import the analytics package, so they are applied here to the SDK response o
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import wrapt
 
 from tokenproof import semconv
+from tokenproof.answer_rules import looks_like_refusal_text
 
 from . import _wrappers as _w
 from ._adapter import given
@@ -30,12 +30,6 @@ from ._stream import AsyncStreamProxy, SyncStreamProxy, register_stream
 
 __all__ = ["format_failure", "plan", "routed_async", "routed_sync"]
 
-_REFUSAL = re.compile(  # the proof gates' refusal rule
-    r"^\s*(?:i'?m sorry|i am sorry|sorry|i apologi[sz]e|unfortunately)?[,.!]?\s*"
-    r"(?:but\s+)?(?:i\s+(?:can(?:no|')t|cannot|am\s+(?:not\s+able|unable)|won'?t|will\s+not)\s+"
-    r"(?:help|assist|comply|provide|do\s+that|answer|fulfil|fulfill))",
-    re.I,
-)
 _NOTHING = object()
 
 
@@ -101,18 +95,9 @@ def _schema_errors(instance: Any, schema: Any) -> bool:
         return False  # the request's own schema is broken: not the candidate's failure
 
 
-def _strip_fence(text: str) -> str:
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        if stripped.rstrip().endswith("```"):
-            stripped = stripped.rstrip()[:-3]
-    return stripped
-
-
 def _check(kwargs: dict[str, Any], text: str, calls: list[tuple[str, Any]], finish: str | None,
            refused: bool, tools: dict[str, Any], anthropic: bool) -> str | None:
-    if refused or (text and _REFUSAL.match(text[:200])):
+    if refused or looks_like_refusal_text(text):
         return semconv.FALLBACK_REFUSAL
     if finish in ("length", "max_tokens"):
         return semconv.FALLBACK_FORMAT
@@ -135,8 +120,8 @@ def _check(kwargs: dict[str, Any], text: str, calls: list[tuple[str, Any]], fini
     fmt = kwargs.get("response_format")
     kind = fmt.get("type") if isinstance(fmt, dict) else ("json_schema" if isinstance(fmt, type) else None)
     if not anthropic and kind in ("json_object", "json_schema") and not calls:
-        try:
-            parsed = json.loads(_strip_fence(text))
+        try:  # as the app's own json.loads would: a Markdown fence around the JSON fails (as in the proof)
+            parsed = json.loads(text)
         except ValueError:
             return semconv.FALLBACK_FORMAT
         if kind == "json_object" and not isinstance(parsed, dict):

@@ -24,28 +24,9 @@ from typing import Any
 import jsonschema
 
 from tokenproof.analytics.proof.answer import Answer
+from tokenproof.answer_rules import looks_like_refusal_text, normalise_typography, strip_fence
 
 __all__ = ["FormatVerdict", "check_format", "looks_like_refusal", "normalise_typography", "output_format_of"]
-
-_REFUSAL = re.compile(
-    r"^\s*(?:(?:i'?m sorry|i am sorry|sorry|i apologi[sz]e|unfortunately|apologies)[,.!]?\s*)?"
-    r"(?:but\s+|however,?\s+)?(?:"
-    r"i\s*(?:can(?:no|')?t|cannot|won'?t|will\s+not|am\s+not|'m\s+not|am\s+unable|'m\s+unable|am|'m)"
-    r"(?:\s+be)?(?:\s+(?:able|allowed|permitted))?\s+(?:to\s+)?"
-    r"(?:help|assist|comply|provide|do\s+that|answer|fulfil|fulfill|share|create|generate|complete|support|review)"
-    r"|as\s+an\s+ai(?:\s+language\s+model)?\b"
-    r"|i\s*(?:'m|am)\s+(?:unable|not\s+able)\s+to\b"
-    r")",
-    re.I,
-)
-_TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"',
-                             "\u00a0": " ", "\u2013": "-", "\u2014": "-"})
-
-
-def normalise_typography(text: str) -> str:
-    """Curly quotes, non-breaking spaces and dashes as plain ASCII (for phrase matching only)."""
-    return (text or "").translate(_TYPOGRAPHY)
-
 
 @dataclass
 class FormatVerdict:
@@ -57,9 +38,7 @@ class FormatVerdict:
 
 
 def looks_like_refusal(answer: Answer) -> bool:
-    if answer.refusal:
-        return True
-    return bool(answer.text) and bool(_REFUSAL.match(normalise_typography(answer.text[:300])))
+    return bool(answer.refusal) or looks_like_refusal_text(answer.text)
 
 
 def repetition_loop(text: str, min_repeats: int = 4) -> bool:
@@ -183,7 +162,7 @@ def check_format(request: dict, answer: Answer, baseline: Answer | None = None,
     if fmt in {"json_object", "json_schema"} and not answer.tool_calls and answer.text.strip():
         fenced = answer.text.strip().startswith("```")
         try:
-            parsed = json.loads(_strip_fence(answer.text) if tolerate_fence else answer.text)
+            parsed = json.loads(strip_fence(answer.text) if tolerate_fence else answer.text)
         except json.JSONDecodeError as exc:
             failures.append("JSON wrapped in a Markdown fence (the app's json.loads fails on it)" if fenced
                             else f"not valid JSON ({exc.msg})")
@@ -205,13 +184,3 @@ def _request_text(request: dict) -> str:
         elif isinstance(content, list):
             parts += [p.get("text", "") for p in content if isinstance(p, dict)]
     return "\n".join(parts)
-
-
-def _strip_fence(text: str) -> str:
-    """The JSON inside a Markdown fence (only for routes that declare fences tolerated)."""
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        if stripped.rstrip().endswith("```"):
-            stripped = stripped.rstrip()[:-3]
-    return stripped

@@ -60,6 +60,12 @@ def _answers(candidate_answer, baseline_answer=None):
     (chat_completion(tool_calls=[{"id": "c1", "type": "function", "function": {"name": "rm", "arguments": "{}"}}],
                      finish="tool_calls"), {"tools": TOOLS}, sc.FALLBACK_FORMAT),
     (chat_completion(content="I'm sorry, but I can't help with that."), {}, sc.FALLBACK_REFUSAL),
+    # the same rules as the proof engine's gates: typographic apostrophes, other phrasings, and JSON
+    # in a Markdown fence (the app's own json.loads fails on it)
+    (chat_completion(content="I\u2019m sorry, but I can\u2019t assist with that."), {}, sc.FALLBACK_REFUSAL),
+    (chat_completion(content="As an AI language model, I cannot browse."), {}, sc.FALLBACK_REFUSAL),
+    (chat_completion(content='```json\n{"answer": 72}\n```'), {"response_format": {"type": "json_object"}},
+     sc.FALLBACK_FORMAT),
 ])
 def test_format_failures_and_refusals_fall_back_to_the_baseline(routed, candidate, kwargs, reason):
     telemetry, _load = routed

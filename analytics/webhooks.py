@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import ipaddress
 import itertools
 import json
 import logging
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from standardwebhooks import Webhook
@@ -62,10 +64,29 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-settings.declare("webhook_urls", list, [], "generic JSON webhook URLs that receive alert notifications")
-settings.declare("slack_webhook_urls", list, [], "Slack-compatible incoming-webhook URLs for alerts")
+def validate_webhook_urls(urls: list[str]) -> None:
+    """http(s) URLs only, and never a link-local or unspecified host (cloud metadata endpoints such as
+    169.254.169.254 hand out credentials to whoever asks from the machine)."""
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        try:
+            address = ipaddress.ip_address(parts.hostname.strip("[]"))
+        except ValueError:
+            continue  # a name: resolved at delivery, like any HTTP client does
+        if address.is_link_local or address.is_unspecified or address.is_multicast:
+            raise ValueError(f"{url!r}: link-local, unspecified or multicast addresses are not webhook targets")
+
+
+settings.declare("webhook_urls", list, [], "generic JSON webhook URLs that receive alert notifications",
+                 validate=validate_webhook_urls)
+settings.declare("slack_webhook_urls", list, [], "Slack-compatible incoming-webhook URLs for alerts",
+                 validate=validate_webhook_urls)
 settings.declare("webhook_secret", str, "",
                  "Standard Webhooks signing secret (whsec_<base64>, or any string used as its UTF-8 bytes)")
+settings.declare("webhook_allow_unsigned", bool, False,
+                 "send JSON webhooks without a webhook_secret (unsigned: a receiver cannot tell them from forgeries)")
 settings.declare("webhook_legacy_signature", bool, False,
                  "also send the previous X-Tokenproof-Signature / X-Tokenproof-Timestamp headers "
                  "(kept for one release; receivers should verify the Standard Webhooks headers)")
@@ -179,9 +200,10 @@ class WebhookWorker:
     def __init__(self, targets: list[Target], secret: str = "", *,
                  record: Callable[[dict[str, Any]], None] | None = None, max_attempts: int = 5,
                  backoff_s: float = 2.0, queue_size: int = 1000, timeout_s: float = 10.0,
-                 legacy_signature: bool = False):
+                 legacy_signature: bool = False, allow_unsigned: bool | None = None):
         self.targets = list(targets)
         self.secret = secret
+        self.allow_unsigned = settings.get("webhook_allow_unsigned") if allow_unsigned is None else allow_unsigned
         self.legacy_signature = legacy_signature
         self.record = record
         self.max_attempts = max(1, max_attempts)
@@ -256,6 +278,11 @@ class WebhookWorker:
 
     def _attempt(self, client: httpx.Client, job: _Job) -> None:
         fmt = job.target.format
+        if fmt != "slack" and not self.secret and not self.allow_unsigned:
+            # a Slack URL is itself the secret; any other receiver needs the signature to trust us
+            self._note(job, "refused", 0, "not sent: no webhook_secret to sign it with (set webhook_secret, or "
+                                          "webhook_allow_unsigned to send unsigned JSON webhooks)")
+            return
         # "raw": the item is the payload itself (e.g. route-change events, docs/routing.md)
         payload = slack_payload(job.alert) if fmt == "slack" else job.alert if fmt == "raw" else json_payload(job.alert)
         body = json.dumps(payload, separators=(",", ":"), default=str).encode()

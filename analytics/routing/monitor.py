@@ -29,7 +29,7 @@ from tokenproof.analytics.routing import registry, service
 from tokenproof.analytics.routing.cusum import BernoulliCUSUM
 from tokenproof.analytics.routing.model import CANARY, ROUTED_STATES
 from tokenproof.analytics.routing.prooflink import answer_from_span, judge_routed_pair, request_from_span
-from tokenproof.analytics.webhooks import Target, WebhookWorker
+from tokenproof.analytics.webhooks import Target, WebhookWorker, validate_webhook_urls
 
 __all__ = ["Monitor", "start_monitor"]
 
@@ -46,7 +46,8 @@ settings.declare("routing_fallback_cusum", list, ["0.05", "0.15", "3.5"],
                  "p0, p1, h of the CUSUM on fallbacks (errors, timeouts, format failures, refusals)")
 settings.declare("routing_fingerprint_mix_share", float, 0.2,
                  "share of recent routed calls with fingerprints unseen at the start that flags re-proof")
-settings.declare("routing_webhook_urls", list, [], "URLs that receive a JSON event on every route change")
+settings.declare("routing_webhook_urls", list, [], "URLs that receive a JSON event on every route change",
+                 validate=validate_webhook_urls)
 
 ATTEMPTS_SQL = """
 SELECT TraceId, SpanId, toUnixTimestamp64Micro(Timestamp) AS ts, RequestModel, ResponseModel, PromptFingerprint,

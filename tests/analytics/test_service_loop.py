@@ -43,6 +43,7 @@ def test_periodic_evaluation_alerts_and_records_webhook_delivery(store, span, mo
     _Hook.received = []
     monkeypatch.setenv("TOKENPROOF_ALERT_EVAL_INTERVAL_MINUTES", "0.005")  # every 0.3 s
     monkeypatch.setenv("TOKENPROOF_WEBHOOK_URLS", f"http://127.0.0.1:{server.server_address[1]}/hook")
+    monkeypatch.setenv("TOKENPROOF_WEBHOOK_SECRET", "service-loop-secret")
     monkeypatch.setenv("TOKENPROOF_WEBHOOK_SECRET", "shh")
     monkeypatch.setenv("TOKENPROOF_ALERT_DIMENSIONS", "feature")
     now = datetime.now(UTC)

@@ -202,3 +202,34 @@ def test_documented_verification_snippet_accepts_a_real_delivery(receiver_factor
     assert namespace["handle"](request["body"], request["headers"]) == ALERT
     with pytest.raises(PermissionError):
         namespace["handle"](request["body"] + b"x", request["headers"])
+
+
+def test_json_webhooks_are_never_sent_unsigned_unless_the_operator_says_so(receiver_factory):
+    """Without a secret a receiver cannot tell our alert from a forgery: nothing is sent (and the
+    refusal is recorded) until a secret is set or unsigned delivery is chosen explicitly."""
+    receiver, outcomes = receiver_factory(), []
+    worker = WebhookWorker([Target(receiver.url)], "", record=outcomes.append, allow_unsigned=False).start()
+    try:
+        worker.submit(ALERT)
+        assert worker.wait_idle(30)
+    finally:
+        worker.stop()
+    assert receiver.requests == []
+    assert [o["outcome"] for o in outcomes] == ["refused"] and "webhook_secret" in outcomes[0]["error"]
+    worker = WebhookWorker([Target(receiver.url)], "", record=outcomes.append, allow_unsigned=True).start()
+    try:
+        worker.submit(ALERT)
+        assert worker.wait_idle(30)
+    finally:
+        worker.stop()
+    assert len(receiver.requests) == 1 and "webhook-signature" not in receiver.requests[0]["headers"]
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data", "http://[fe80::1]/hook",
+                                 "http://0.0.0.0/hook", "file:///etc/passwd", "gopher://example.com/"])
+def test_link_local_and_non_http_webhook_targets_are_refused_at_start_up(monkeypatch, url):
+    from tokenproof import settings
+
+    monkeypatch.setenv("TOKENPROOF_WEBHOOK_URLS", url)
+    problems = settings.check(["webhook_urls"])
+    assert problems and "webhook_urls" in problems[0]

@@ -57,7 +57,8 @@ def test_degraded_candidate_is_rolled_back_with_an_alert(store, make_proof, serv
         for name, value in {"ROUTING_MONITOR_INTERVAL_SECONDS": "0.2", "ROUTING_MONITOR_SAMPLE": "1.0",
                             "PROOF_BASE_URL": good.base_url_openai, "PROOF_ANTHROPIC_BASE_URL": good.base_url_anthropic,
                             "ROUTING_JUDGE_MODEL": "claude-sonnet-4-5", "WEBHOOK_URLS": receiver,
-                            "ROUTING_WEBHOOK_URLS": receiver, "READ_TOKEN": "r"}.items():
+                            "ROUTING_WEBHOOK_URLS": receiver, "READ_TOKEN": "r",
+                            "WEBHOOK_SECRET": "routing-test-secret"}.items():
             monkeypatch.setenv(f"TOKENPROOF_{name}", value)
         monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
         service = service_factory(store, api_token="w")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tokenproof.collector.app import create_app
@@ -121,7 +122,7 @@ def test_reads_are_cheap_with_etags(store, monkeypatch, make_proof):
         assert client.get(f"{BASE}/routes", params={"service": "other"}, headers=R).json()["routes"] == []
 
 
-def test_litellm_export_has_model_groups_weights_and_fallbacks(store, monkeypatch, make_proof):
+def test_litellm_export_has_model_groups_weights_and_fallbacks(store, monkeypatch, make_proof, tmp_path):
     proof = make_proof(store)
     with _client(store, monkeypatch) as client:
         rid = client.post(f"{BASE}/routes", json=_body(feature="", proof_route_id=proof, traffic_share=0.25),
@@ -133,6 +134,36 @@ def test_litellm_export_has_model_groups_weights_and_fallbacks(store, monkeypatc
     assert groups[(f"tp-{rid}", "openai/gpt-4o")] == 750
     assert groups[("gpt-4o", "openai/gpt-4o-mini")] == 250  # model-only match: the baseline's own name too
     assert {f"tp-{rid}": [f"tp-{rid}-baseline"]} in config["router_settings"]["fallbacks"]
+    # and LiteLLM's own Router takes it as it is (in a process of its own: LiteLLM's import-time
+    # warnings and settings stay out of this one)
+    pytest.importorskip("litellm")
+    parsed = _litellm_router(config, tmp_path)
+    assert {f"tp-{rid}", f"tp-{rid}-baseline", "gpt-4o"} <= set(parsed["groups"])
+    assert {f"tp-{rid}": [f"tp-{rid}-baseline"]} in parsed["fallbacks"]
+
+
+_LITELLM = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from litellm import Router
+config = json.load(open(sys.argv[1]))
+router = Router(model_list=config["model_list"], **config["router_settings"])
+print(json.dumps({"groups": sorted(set(router.get_model_names())), "fallbacks": router.fallbacks}))
+"""
+
+
+def _litellm_router(config: dict, tmp_path) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "litellm.json"
+    path.write_text(json.dumps(config))
+    env = {**os.environ, "OPENAI_API_KEY": "sk-not-used", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    out = subprocess.run([sys.executable, "-c", _LITELLM, str(path)], capture_output=True, text=True,
+                         timeout=180, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_a_canary_grows_on_its_schedule(store, monkeypatch, make_proof):

@@ -215,12 +215,21 @@ def test_anthropic_beta_messages_create_and_stream(instrumented, provider):
 
 
 # --- warnings keep the app's frames -------------------------------------------------------------------
+def _deprecated_model() -> str:
+    """A model the installed SDK warns about (its list changes with every release)."""
+    from anthropic._data import DEPRECATED_MODELS
+
+    if not DEPRECATED_MODELS:
+        pytest.skip("this anthropic release deprecates no model")
+    return sorted(DEPRECATED_MODELS)[-1]
+
+
 def _app_create(client):
-    client.messages.create(model="claude-sonnet-4-5", max_tokens=20, messages=MESSAGES)
+    client.messages.create(model=_deprecated_model(), max_tokens=20, messages=MESSAGES)
 
 
 def _app_stream(client):
-    with client.messages.stream(model="claude-sonnet-4-5", max_tokens=20, messages=MESSAGES) as stream:
+    with client.messages.stream(model=_deprecated_model(), max_tokens=20, messages=MESSAGES) as stream:
         stream.get_final_message()
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import altair as alt
 import pandas as pd
 
-__all__ = ["alert_chart", "burn_down", "outcomes_over_time", "sequential_path", "spend_over_time"]
+__all__ = ["alert_chart", "burn_down", "drift_monitor", "outcomes_over_time", "sequential_path", "spend_over_time"]
 
 
 _TIME_UNITS = {"hour": "monthdatehours", "day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}
@@ -73,6 +73,17 @@ def outcomes_over_time(frame: pd.DataFrame) -> alt.Chart:
         color=alt.Color("outcome:N", scale=alt.Scale(domain=["win", "tie", "loss"],
                                                      range=["#2ca02c", "#bbbbbb", "#d62728"])),
     ).properties(height=200)
+
+
+def drift_monitor(frame: pd.DataFrame) -> alt.LayerChart:
+    """The drift monitor's CUSUM statistics (one line or point per detector) and their alarm thresholds."""
+    base = alt.Chart(frame)
+    path = base.mark_line(point=True).encode(
+        x=alt.X("observation:Q", title="observations"), y=alt.Y("statistic:Q", title="CUSUM statistic"),
+        color=alt.Color("detector:N", title="detector"),
+        tooltip=["detector:N", "observation:Q", "statistic:Q", "threshold:Q", "alarm:N"])
+    threshold = base.mark_rule(strokeDash=[6, 3], color="#d62728").encode(y="max(threshold):Q")
+    return alt.layer(path, threshold).properties(height=200)
 
 
 def now_utc() -> datetime:

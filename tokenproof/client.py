@@ -361,6 +361,19 @@ class Evidence(_Model):
     shadow_spend_usd: float | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     meaning: str | None = None
+    # proof v2: unresolved pairs (judge failed, no verdict, replay failed) count against the candidate
+    unresolved: int = 0
+    unresolved_share: float | None = None
+    unresolved_reasons: dict[str, int] = Field(default_factory=dict)
+    loss_rate_upper_bound: float | None = None
+    tie_adjusted_win_rate: float | None = None
+    judge_failures: int = 0
+    judge_failure_cost_usd: float | None = None
+    error_kinds: dict[str, int] = Field(default_factory=dict)
+    swap_inconsistent: int = 0
+    judged_pairs: int = 0
+    switch_threshold_e: float | None = None
+    uninformative_reason: str | None = None
 
 
 class ShadowRun(Evidence):
@@ -388,19 +401,33 @@ class ShadowRun(Evidence):
 
 
 class PushedRoute(_Model):
-    """A route in the routing registry (column names as the registry serves them)."""
+    """A route in the routing registry, as ``/api/v1/routing/routes`` serves it (docs/routing.md)."""
 
-    RouteId: str = ""
-    Version: int = 0
-    State: str = ""
-    ServiceName: str = ""
-    Feature: str = ""
-    PromptFingerprint: str = ""
-    BaselineModel: str = ""
-    CandidateModel: str = ""
-    TrafficShare: float = 0.0
-    ProofRouteId: str = ""
-    ProofDecision: str = ""
+    id: str = ""
+    version: int = 0
+    state: str = ""  # shadow | canary | active | paused | rolled_back
+    match: dict[str, Any] = Field(default_factory=dict)  # service, feature, fingerprint, baseline
+    candidate: str = ""
+    traffic_share: float = 0.0
+    proof: dict[str, Any] = Field(default_factory=dict)  # route_id, decision, override, response_model
+    schedule: list[dict[str, Any]] = Field(default_factory=list)
+    state_reason: str = ""
+    reproof: str = ""
+    changed_by: str = ""
+    changed_at: str = ""
+    created_at: str = ""
+
+    @property
+    def baseline(self) -> str:
+        return str(self.match.get("baseline", ""))
+
+    @property
+    def proof_route_id(self) -> str:
+        return str(self.proof.get("route_id", ""))
+
+    @property
+    def proof_decision(self) -> str:
+        return str(self.proof.get("decision", ""))
 
 
 class ShadowJob(_Model):

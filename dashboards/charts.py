@@ -57,7 +57,7 @@ def sequential_path(trajectory: list[float], upper: float | None, lower: float |
     """The sequential test's statistic comparison by comparison, with its two boundaries."""
     path = pd.DataFrame({"comparison": range(1, len(trajectory) + 1), "statistic": trajectory})
     layers = [alt.Chart(path).mark_line(point=True).encode(
-        x=alt.X("comparison:Q"), y=alt.Y("statistic:Q", title="log-likelihood ratio"))]
+        x=alt.X("comparison:Q"), y=alt.Y("statistic:Q", title="test statistic"))]
     bounds = [(v, name) for v, name in ((upper, "switch"), (lower, "keep")) if v is not None]
     if bounds:
         frame = pd.DataFrame({"value": [v for v, _ in bounds], "boundary": [n for _, n in bounds]})
@@ -67,11 +67,11 @@ def sequential_path(trajectory: list[float], upper: float | None, lower: float |
 
 
 def outcomes_over_time(frame: pd.DataFrame) -> alt.Chart:
-    """Cumulative wins, ties and losses of the candidate, comparison by comparison."""
+    """Cumulative wins, ties, losses and unresolved pairs of the candidate, comparison by comparison."""
     return alt.Chart(frame).mark_area(opacity=0.8).encode(
         x=alt.X("comparison:Q"), y=alt.Y("count:Q", stack="zero", title="comparisons"),
-        color=alt.Color("outcome:N", scale=alt.Scale(domain=["win", "tie", "loss"],
-                                                     range=["#2ca02c", "#bbbbbb", "#d62728"])),
+        color=alt.Color("outcome:N", scale=alt.Scale(domain=["win", "tie", "loss", "unresolved"],
+                                                     range=["#2ca02c", "#bbbbbb", "#d62728", "#ff7f0e"])),
     ).properties(height=200)
 
 

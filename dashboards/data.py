@@ -6,9 +6,10 @@ cached and clear the read cache so the next render shows the new state. Pages ca
 and lay out what they return; they never build API requests or read JSON keys themselves.
 
 Write calls take the user's write credential explicitly (asked for on the page, kept in the session
-only; see ``dashboards.session``). Reads that the service guards with a read scope (stored comparisons,
-which hold prompts and answers, and the routing registry) send the same credential, else the
-dashboard process's own ``read_token`` setting; every other read carries none.
+only; see ``dashboards.session``). Reads send the dashboard process's own ``read_token`` setting
+when it is set (none otherwise); reads the service always guards with its read scope (stored
+comparisons, which hold prompts and answers, and the routing registry) send the user's credential
+instead when one was entered.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ def service_url() -> str:
 
 
 def _reader(url: str) -> ServiceClient:
-    return ServiceClient(url, token="")  # plain reads carry no credential
+    """Plain reads: this process's ``read_token`` when set (a service with one wants it on every read)."""
+    return ServiceClient(url, token=str(settings.get("read_token") or ""))
 
 
 def _scoped(url: str, token: str) -> ServiceClient:
@@ -319,8 +321,8 @@ def experiment_frame(report: CostReport) -> pd.DataFrame:
 
 
 def outcomes_frame(comparisons: list[dict[str, Any]]) -> pd.DataFrame:
-    """Cumulative wins / ties / losses after each comparison (long format for a stacked chart)."""
-    counts = {"win": 0, "tie": 0, "loss": 0}
+    """Cumulative wins / ties / losses / unresolved after each comparison (long format for a stacked chart)."""
+    counts = {"win": 0, "tie": 0, "loss": 0, "unresolved": 0}
     rows = []
     for number, comparison in enumerate(comparisons, start=1):
         outcome = str(comparison.get("outcome", ""))

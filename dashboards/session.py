@@ -2,7 +2,7 @@
 
 The write credential (the service's API token) is asked for in the sidebar with a password field
 and kept in this browser session's state only: it is never written to disk, logged, put in a URL or
-shown back. Reads never send it.
+shown back. Reads send it only to the endpoints the service guards with its read scope.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def scoped(note: str, fetch: Callable[..., T], *args: Any, **kwargs: Any) -> T |
         return fetch(*args, **kwargs)
     except data.ServiceError as exc:
         if exc.status in (401, 403):
-            st.info(note)
+            st.info(f"{note} The service said: {exc}")
         else:
             st.error(f"The tokenproof service did not answer: {exc}")
         return None

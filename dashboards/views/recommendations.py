@@ -27,11 +27,11 @@ def _rate(value):
     return "-" if value is None else f"{value:.1%}"
 
 
-def evidence(route_id: str) -> None:
+def evidence(route_id: str, shown_meaning: str | None = None) -> None:
     state = proofs.get(route_id)
     ev = state.evidence if state else None
     if ev is not None:
-        if ev.meaning:
+        if ev.meaning and ev.meaning != shown_meaning:
             st.info(ev.meaning)
         m = st.columns(5)
         m[0].metric("Comparisons", ev.n)
@@ -61,11 +61,17 @@ def evidence(route_id: str) -> None:
     if comparisons:
         left.markdown("Outcomes over time")
         left.altair_chart(charts.outcomes_over_time(data.outcomes_frame(comparisons)), width="stretch")
-    if ev is not None and ev.trajectory:
-        upper = math.log(ev.switch_threshold_e) if ev.switch_threshold_e else ev.extra("switch_threshold")
-        right.markdown("Sequential test's path to its boundary")
-        right.altair_chart(charts.sequential_path(ev.trajectory, upper, ev.extra("keep_threshold")), width="stretch")
-    for pair in data.disputed_pairs(comparisons):
+    full = detail.evidence if detail else ev  # the path comes with the stored comparisons
+    if full is not None and full.trajectory:
+        upper = math.log(full.switch_threshold_e) if full.switch_threshold_e else full.extra("switch_threshold")
+        right.markdown("Sequential test's path to its boundary (log e-value)")
+        right.altair_chart(charts.sequential_path(full.trajectory, upper, full.extra("keep_threshold")),
+                           width="stretch")
+    disputed = data.disputed_pairs(comparisons)
+    if detail is not None and comparisons and not disputed:
+        st.caption("No disputed pair: every judged pair got the same verdict in both answer orders, and the "
+                   "candidate neither lost nor was left unresolved.")
+    for pair in disputed:
         st.markdown(f"**Disputed** ({pair.get('outcome')}, judge orders "
                     f"{pair.get('result_baseline_first') or '-'} / {pair.get('result_candidate_first') or '-'}"
                     + (f"; {pair['error_kind']}" if pair.get("error_kind") else "") + "): "
@@ -75,6 +81,10 @@ def evidence(route_id: str) -> None:
         a.code(str(pair.get("baseline_output", "")), language=None, wrap_lines=True)
         b.caption(f"candidate {pair.get('candidate_model', '')}")
         b.code(str(pair.get("candidate_output", "")), language=None, wrap_lines=True)
+
+
+def _group(match) -> str:
+    return "/".join(str(match.get(k) or "*") for k in ("service", "feature", "fingerprint"))
 
 
 def push_controls(rec, pushed) -> None:
@@ -87,7 +97,7 @@ def push_controls(rec, pushed) -> None:
         st.success(f"Pushed as route `{route.id}`: {route.state}, {route.traffic_share:.0%} of the traffic "
                    "(manage it on the Routes page)")
     volume = guarded(data.monthly_volume, url, rec.match, rec.baseline)
-    group = "/".join(str(rec.match.get(k) or "*") for k in ("service", "feature", "fingerprint"))
+    group = _group(rec.match)
     provider = st.text_input("Provider both models are priced under", value="openai", key=f"provider-{rec.route_id}",
                              help="the gen_ai.provider.name the routing registry prices the two models with")
     canary, active = st.columns(2)
@@ -95,8 +105,9 @@ def push_controls(rec, pushed) -> None:
                                 key=f"share-{rec.route_id}")
     for col, state, fraction in ((canary, "canary", share / 100), (active, "active", 1.0)):
         calls = f"; ~{volume * fraction:,.0f} of its {volume:,.0f} calls per month" if volume else ""
-        moves = f"{fraction:.0%} of {group} traffic on {rec.baseline} to {rec.candidate}{calls}"
-        confirm = col.checkbox(f"Confirm: moves {moves}", key=f"confirm-{state}-{rec.route_id}")
+        col.markdown(f"**As {state}**: moves {fraction:.0%} of {group} traffic on {rec.baseline} to "
+                     f"{rec.candidate}{calls}.")
+        confirm = col.checkbox(f"Confirm pushing as {state}", key=f"confirm-{state}-{rec.route_id}")
         if col.button(f"Push as {state}", key=f"push-{state}-{rec.route_id}", disabled=not confirm):
             route = write(f"Push as {state}", data.push_route, url, token, rec, state,
                           fraction if state == "canary" else None, provider.strip() or "openai")
@@ -109,24 +120,22 @@ st.subheader("Proven routes")
 if recs is not None and not recs.recommendations:
     st.info(f"No route is proven yet ({recs.routes_tested} under test). Start a shadow run on a candidate "
             "below: the sequential test decides when the evidence is enough.")
-elif recs is not None and recs.meaning:
-    st.caption(recs.meaning)
 pushed = scoped(REGISTRY_NOTE, data.routing_routes, url, token) if routing and recs and recs.recommendations else []
 for rec in recs.recommendations if recs else []:
-    with st.expander(f"{rec.baseline} → {rec.candidate} for {rec.match}: saves {_money(rec.monthly_saving_usd)} "
+    with st.expander(f"{rec.baseline} → {rec.candidate} for {_group(rec.match)}: saves {_money(rec.monthly_saving_usd)} "
                      "per month", expanded=True):
         if rec.meaning:
             st.info(rec.meaning)
         conf = rec.confidence
         st.markdown(f"Loses or is unresolved on at most {_rate(conf.loss_rate_upper_bound)} of requests at "
-                    f"{conf.level:.0%} confidence ({conf.unresolved} unresolved of {conf.comparisons} comparisons); "
+                    f"{conf.level:.1%} confidence ({conf.unresolved} unresolved of {conf.comparisons} comparisons); "
                     f"tie-adjusted win rate {_rate(conf.tie_adjusted_win_rate)}; swap inconsistency "
                     f"{_rate(conf.swap_inconsistency_rate)}; length-controlled win rate "
                     f"{_rate(conf.length_controlled_win_rate)}"
                     + ("" if rec.portfolio_switch else "; not significant at portfolio level"))
         st.caption(f"proof route {rec.route_id}")
         push_controls(rec, pushed)
-        evidence(rec.route_id)
+        evidence(rec.route_id, rec.meaning)
 if not routing:
     st.caption(NO_ROUTING + " The push buttons stay disabled until it is.")
 

@@ -29,7 +29,8 @@ def route_panel(route, saving) -> None:
     m[3].metric("Saved", _money(saving.get("saved_usd")) if saving else "-")
     m[4].metric("Fallback rate", _rate(saving.get("fallback_rate")))
     m[5].metric("Fallback cost", _money(saving.get("fallback_cost_usd")) if saving else "-")
-    st.caption(f"match {route.match}; proof route {route.proof_route_id or '-'} decided "
+    match = ", ".join(f"{k} {v}" for k, v in route.match.items() if v) or "any request"
+    st.caption(f"matches {match}; proof route {route.proof_route_id or '-'} decided "
                f"{route.proof_decision or '-'}{' (override)' if route.proof.get('override') else ''}; "
                f"version {route.version}, changed by {route.changed_by or '-'} at {route.changed_at}"
                + (f"; {route.state_reason}" if route.state_reason else "")
@@ -68,10 +69,12 @@ if not pushed:
 savings = guarded(data.routing_savings, url, token) or {}
 live = [r for r in pushed if r.state in ("canary", "active")]
 if pushed:
-    total = [savings.get(r.id, {}).get("saved_usd") for r in live]
+    saved = [savings[r.id].get("saved_usd") for r in pushed if r.id in savings]
     m = st.columns(3)
     m[0].metric("Routes moving traffic", len(live))
-    m[1].metric("Saved (30 days)", "unpriced" if None in total else f"${sum(t or 0.0 for t in total):,.4f}")
+    m[1].metric("Saved (30 days)", "no routed calls yet" if not saved else "unpriced" if None in saved
+                else f"${sum(saved):,.4f}", help="baseline-equivalent cost of the routed calls minus what they "
+                "and their fallbacks cost; unpriced when a model's price is unknown")
     m[2].metric("Fallbacks (30 days)", sum(int(savings.get(r.id, {}).get("fallbacks", 0)) for r in pushed))
     st.dataframe([{"route": r.id, "state": r.state, "traffic_share": r.traffic_share, "baseline": r.baseline,
                    "candidate": r.candidate, "feature": r.match.get("feature", ""),

@@ -4,6 +4,7 @@ write without the credential is refused."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -139,13 +140,15 @@ def test_recommendations_prove_and_push_a_route(seeded_service, provider, monkey
     at = _page("recommendations", seeded_service, monkeypatch)
     assert any(e.label.startswith(f"{rec.baseline} → {rec.candidate}") and "saves $" in e.label for e in at.expander)
     assert any(rec.route_id in c.value for c in at.caption)
-    assert rec.meaning and any(rec.meaning == i.value for i in at.info)
+    assert rec.meaning and [i.value for i in at.info].count(rec.meaning) == 1  # the decision's plain sentence
     assert next(m for m in at.metric if m.label == "Comparisons").value == str(rec.confidence.comparisons)
     assert any(m.label == "Loss or unresolved, upper bound" for m in at.metric)
     assert any(i.value.startswith("Enter the API token in the sidebar to see prompts and answers") for i in at.info)
+    assert "Outcomes over time" not in _text(at)
     assert not at.error
     confirm = next(c for c in at.checkbox if c.key == f"confirm-canary-{rec.route_id}")
-    assert "10% of shop/math-tutor/fp-math traffic" in confirm.label and "calls per month" in confirm.label
+    (moves,) = [m.value for m in at.markdown if m.value.startswith("**As canary**: moves 10% of shop/math-tutor/fp-math")]
+    assert "calls per month" in moves  # the confirmation names the traffic it moves and its volume
     assert at.button(key=f"push-canary-{rec.route_id}").disabled  # until confirmed
     at.text_input(key=f"provider-{rec.route_id}").input(PROVIDER)
     confirm.check().run()
@@ -156,7 +159,9 @@ def test_recommendations_prove_and_push_a_route(seeded_service, provider, monkey
     # with the credential: pushed as a canary carrying the proof it was approved on
     at.sidebar.text_input(key=CREDENTIAL).input(TOKEN).run()
     assert not [i for i in at.info if i.value.startswith("Enter the API token")]  # prompts and answers shown
-    assert any(m.value.startswith("**Disputed**") for m in at.markdown) or rec.confidence.comparisons
+    assert "Outcomes over time" in _text(at)  # read from the stored comparisons
+    assert "Sequential test's path to its boundary (log e-value)" in _text(at)
+    assert any(m.value.startswith("**Disputed**") for m in at.markdown) or "No disputed pair" in _text(at)
     at.button(key=f"push-canary-{rec.route_id}").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     (route,) = client.routing_routes()
@@ -172,6 +177,9 @@ def test_routes_page_shows_pushed_routes_and_rolls_back(seeded_service, provider
     if not client.routing_routes():  # run alone: prove and push first
         test_recommendations_prove_and_push_a_route(seeded_service, provider, monkeypatch)
     (route,) = client.routing_routes()
+    deadline = time.monotonic() + 30  # the drift monitor picks the canary up on its next pass
+    while client.routing_route(route.id)["monitor"] is None and time.monotonic() < deadline:
+        time.sleep(0.2)
     at = _page("routes", seeded_service, monkeypatch)
     assert any(i.value.startswith("Enter the API token in the sidebar to see the routing registry") for i in at.info)
     at.sidebar.text_input(key=CREDENTIAL).input(TOKEN).run()
@@ -180,6 +188,8 @@ def test_routes_page_shows_pushed_routes_and_rolls_back(seeded_service, provider
     assert list(table["route"]) == [route.id] and list(table["state"]) == ["canary"]
     assert list(table["proof_route"]) == [route.proof_route_id]
     assert _metric(at, "Traffic share") == "10%"
+    # the drift monitor's two CUSUM detectors, charted with their alarm threshold
+    assert any(m.value.startswith("Drift monitor (CUSUM statistics") for m in at.markdown), _text(at)
     audit = at.dataframe[-1].value
     assert list(audit["action"][:1]) == ["push"] and "refused" in set(audit["outcome"])  # the refused push too
 

@@ -401,33 +401,24 @@ class ShadowRun(Evidence):
 
 
 class PushedRoute(_Model):
-    """A route in the routing registry, as ``/api/v1/routing/routes`` serves it (docs/routing.md)."""
+    """A route in the routing registry, as ``/api/v1/routing/routes`` serves it (and the
+    instrumentation reads it): its match, candidate, the proof it was approved on, state and share."""
 
     id: str = ""
     version: int = 0
-    state: str = ""  # shadow | canary | active | paused | rolled_back
-    match: dict[str, Any] = Field(default_factory=dict)  # service, feature, fingerprint, baseline
+    match: dict[str, str] = Field(default_factory=dict)  # service, feature, fingerprint, baseline
     candidate: str = ""
-    traffic_share: float = 0.0
+    candidate_system_prompt: str = ""
     proof: dict[str, Any] = Field(default_factory=dict)  # route_id, decision, override, response_model
+    state: str = ""  # shadow | canary | active | paused | rolled_back
+    traffic_share: float = 0.0
     schedule: list[dict[str, Any]] = Field(default_factory=list)
+    timeout_s: float = 0.0
     state_reason: str = ""
     reproof: str = ""
     changed_by: str = ""
     changed_at: str = ""
     created_at: str = ""
-
-    @property
-    def baseline(self) -> str:
-        return str(self.match.get("baseline", ""))
-
-    @property
-    def proof_route_id(self) -> str:
-        return str(self.proof.get("route_id", ""))
-
-    @property
-    def proof_decision(self) -> str:
-        return str(self.proof.get("decision", ""))
 
 
 class ShadowJob(_Model):

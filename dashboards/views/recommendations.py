@@ -92,7 +92,7 @@ def push_controls(rec, pushed) -> None:
     if not routing:
         st.button("Push as canary", key=f"push-canary-{rec.route_id}", disabled=True, help=NO_ROUTING)
         return
-    live = [r for r in pushed or [] if r.proof_route_id == rec.route_id and r.state != "rolled_back"]
+    live = [r for r in pushed or [] if r.proof.get("route_id", "") == rec.route_id and r.state != "rolled_back"]
     for route in live:
         st.success(f"Pushed as route `{route.id}`: {route.state}, {route.traffic_share:.0%} of the traffic "
                    "(manage it on the Routes page)")

@@ -30,8 +30,8 @@ def route_panel(route, saving) -> None:
     m[4].metric("Fallback rate", _rate(saving.get("fallback_rate")))
     m[5].metric("Fallback cost", _money(saving.get("fallback_cost_usd")) if saving else "-")
     match = ", ".join(f"{k} {v}" for k, v in route.match.items() if v) or "any request"
-    st.caption(f"matches {match}; proof route {route.proof_route_id or '-'} decided "
-               f"{route.proof_decision or '-'}{' (override)' if route.proof.get('override') else ''}; "
+    st.caption(f"matches {match}; proof route {route.proof.get('route_id', '') or '-'} decided "
+               f"{route.proof.get('decision', '') or '-'}{' (override)' if route.proof.get('override') else ''}; "
                f"version {route.version}, changed by {route.changed_by or '-'} at {route.changed_at}"
                + (f"; {route.state_reason}" if route.state_reason else "")
                + (f"; re-proof needed: {route.reproof}" if route.reproof else ""))
@@ -76,12 +76,12 @@ if pushed:
                 else f"${sum(saved):,.4f}", help="baseline-equivalent cost of the routed calls minus what they "
                 "and their fallbacks cost; unpriced when a model's price is unknown")
     m[2].metric("Fallbacks (30 days)", sum(int(savings.get(r.id, {}).get("fallbacks", 0)) for r in pushed))
-    st.dataframe([{"route": r.id, "state": r.state, "traffic_share": r.traffic_share, "baseline": r.baseline,
+    st.dataframe([{"route": r.id, "state": r.state, "traffic_share": r.traffic_share, "baseline": r.match.get("baseline", ""),
                    "candidate": r.candidate, "feature": r.match.get("feature", ""),
-                   "fingerprint": r.match.get("fingerprint", ""), "proof_route": r.proof_route_id,
-                   "proof_decision": r.proof_decision} for r in pushed], hide_index=True)
+                   "fingerprint": r.match.get("fingerprint", ""), "proof_route": r.proof.get("route_id", ""),
+                   "proof_decision": r.proof.get("decision", "")} for r in pushed], hide_index=True)
 for route in sorted(pushed, key=lambda r: r.state == "rolled_back"):
-    with st.expander(f"{route.id}: {route.baseline} → {route.candidate} ({route.state}, "
+    with st.expander(f"{route.id}: {route.match.get('baseline', '')} → {route.candidate} ({route.state}, "
                      f"{route.traffic_share:.0%})", expanded=route.state != "rolled_back"):
         route_panel(route, savings.get(route.id, {}))
 

@@ -178,12 +178,12 @@ def test_pushing_a_proven_route_needs_the_write_credential(proven, browser, tmp_
     _settled(page.get_by_role("button", name="Push as canary")).click()
     page.get_by_text("Push as canary: done").wait_for(timeout=30_000)
     (route,) = client.routing_routes()
-    assert (route.state, route.traffic_share, route.proof_route_id) == ("canary", 0.1, rec.route_id)
+    assert (route.state, route.traffic_share, route.proof.get("route_id", "")) == ("canary", 0.1, rec.route_id)
     assert TOKEN not in page.inner_text("body")
     page.screenshot(path=str(tmp_path / "push-canary.png"), full_page=True)
 
     page.get_by_role("link", name="Routes").click()  # same session: the credential is kept
-    page.get_by_text(f"{route.id}: {route.baseline}").first.wait_for(timeout=30_000)
+    page.get_by_text(f"{route.id}: {route.match.get('baseline', '')}").first.wait_for(timeout=30_000)
     page.get_by_text("Audit log", exact=True).wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(tmp_path / "routes.png"), full_page=True)

@@ -165,7 +165,7 @@ def test_recommendations_prove_and_push_a_route(seeded_service, provider, monkey
     at.button(key=f"push-canary-{rec.route_id}").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     (route,) = client.routing_routes()
-    assert (route.state, route.traffic_share, route.proof_route_id, route.candidate) == (
+    assert (route.state, route.traffic_share, route.proof.get("route_id", ""), route.candidate) == (
         "canary", 0.1, rec.route_id, rec.candidate)
     assert route.match["feature"] == "math-tutor" and route.match["fingerprint"] == "fp-math"
     at.run()
@@ -186,7 +186,7 @@ def test_routes_page_shows_pushed_routes_and_rolls_back(seeded_service, provider
     assert not at.exception and not at.error, [e.value for e in at.error]
     table = at.dataframe[0].value
     assert list(table["route"]) == [route.id] and list(table["state"]) == ["canary"]
-    assert list(table["proof_route"]) == [route.proof_route_id]
+    assert list(table["proof_route"]) == [route.proof.get("route_id", "")]
     assert _metric(at, "Traffic share") == "10%"
     # the drift monitor's two CUSUM detectors, charted with their alarm threshold
     assert any(m.value.startswith("Drift monitor (CUSUM statistics") for m in at.markdown), _text(at)

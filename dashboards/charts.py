@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import altair as alt
 import pandas as pd
 
-__all__ = ["alert_chart", "burn_down", "outcomes_over_time", "sequential_path", "spend_over_time"]
+__all__ = ["alert_chart", "burn_down", "drift_monitor", "outcomes_over_time", "sequential_path", "spend_over_time"]
 
 
 _TIME_UNITS = {"hour": "monthdatehours", "day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}
@@ -57,7 +57,7 @@ def sequential_path(trajectory: list[float], upper: float | None, lower: float |
     """The sequential test's statistic comparison by comparison, with its two boundaries."""
     path = pd.DataFrame({"comparison": range(1, len(trajectory) + 1), "statistic": trajectory})
     layers = [alt.Chart(path).mark_line(point=True).encode(
-        x=alt.X("comparison:Q"), y=alt.Y("statistic:Q", title="log-likelihood ratio"))]
+        x=alt.X("comparison:Q"), y=alt.Y("statistic:Q", title="test statistic"))]
     bounds = [(v, name) for v, name in ((upper, "switch"), (lower, "keep")) if v is not None]
     if bounds:
         frame = pd.DataFrame({"value": [v for v, _ in bounds], "boundary": [n for _, n in bounds]})
@@ -67,12 +67,23 @@ def sequential_path(trajectory: list[float], upper: float | None, lower: float |
 
 
 def outcomes_over_time(frame: pd.DataFrame) -> alt.Chart:
-    """Cumulative wins, ties and losses of the candidate, comparison by comparison."""
+    """Cumulative wins, ties, losses and unresolved pairs of the candidate, comparison by comparison."""
     return alt.Chart(frame).mark_area(opacity=0.8).encode(
         x=alt.X("comparison:Q"), y=alt.Y("count:Q", stack="zero", title="comparisons"),
-        color=alt.Color("outcome:N", scale=alt.Scale(domain=["win", "tie", "loss"],
-                                                     range=["#2ca02c", "#bbbbbb", "#d62728"])),
+        color=alt.Color("outcome:N", scale=alt.Scale(domain=["win", "tie", "loss", "unresolved"],
+                                                     range=["#2ca02c", "#bbbbbb", "#d62728", "#ff7f0e"])),
     ).properties(height=200)
+
+
+def drift_monitor(frame: pd.DataFrame) -> alt.LayerChart:
+    """The drift monitor's CUSUM statistics (one line or point per detector) and their alarm thresholds."""
+    base = alt.Chart(frame)
+    path = base.mark_line(point=True).encode(
+        x=alt.X("observation:Q", title="observations"), y=alt.Y("statistic:Q", title="CUSUM statistic"),
+        color=alt.Color("detector:N", title="detector"),
+        tooltip=["detector:N", "observation:Q", "statistic:Q", "threshold:Q", "alarm:N"])
+    threshold = base.mark_rule(strokeDash=[6, 3], color="#d62728").encode(y="max(threshold):Q")
+    return alt.layer(path, threshold).properties(height=200)
 
 
 def now_utc() -> datetime:

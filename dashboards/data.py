@@ -6,7 +6,10 @@ cached and clear the read cache so the next render shows the new state. Pages ca
 and lay out what they return; they never build API requests or read JSON keys themselves.
 
 Write calls take the user's write credential explicitly (asked for on the page, kept in the session
-only; see ``dashboards.session``).
+only; see ``dashboards.session``). Reads send the dashboard process's own ``read_token`` setting
+when it is set (none otherwise); reads the service always guards with its read scope (stored
+comparisons, which hold prompts and answers, and the routing registry) send the user's credential
+instead when one was entered.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from tokenproof.client import (
     CostReport,
     Coverage,
     Movers,
+    PushedRoute,
+    Recommendation,
     Recommendations,
     RequestGroup,
     RouteComparisons,
@@ -55,16 +60,22 @@ __all__ = [
     "evaluate_alerts",
     "experiment_frame",
     "focus_export",
+    "monitor_frame",
     "monthly_volume",
     "movers",
     "outcomes_frame",
     "overview",
+    "push_route",
     "recommendations",
     "resolve_alert",
     "route_action",
     "route_comparisons",
     "routes",
     "routing",
+    "routing_audit",
+    "routing_detail",
+    "routing_routes",
+    "routing_savings",
     "sample_calls",
     "service_url",
     "set_budget",
@@ -76,8 +87,9 @@ __all__ = [
 ]
 
 TTL_SECONDS = 10
-# Route actions the routing API offers (path suffix on /api/v1/routes/{route_id}/...)
-ROUTE_ACTIONS = ("push", "canary", "rollback")
+# State changes of a pushed route (path suffix on /api/v1/routing/routes/{route_id}/...)
+ROUTE_ACTIONS = ("canary", "pause", "rollback")
+ROUTING_PATH = "/api/v1/routing/routes"
 
 
 def service_url() -> str:
@@ -86,7 +98,13 @@ def service_url() -> str:
 
 
 def _reader(url: str) -> ServiceClient:
-    return ServiceClient(url, token="")  # reads carry no write credential
+    """Plain reads: this process's ``read_token`` when set (a service with one wants it on every read)."""
+    return ServiceClient(url, token=str(settings.get("read_token") or ""))
+
+
+def _scoped(url: str, token: str) -> ServiceClient:
+    """A client for read-scoped endpoints: the user's credential, else this process's read token."""
+    return ServiceClient(url, token=token or str(settings.get("read_token") or ""))
 
 
 def _writer(url: str, token: str) -> ServiceClient:
@@ -212,8 +230,9 @@ def routes(url: str) -> list[RouteState]:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def route_comparisons(url: str, route_id: str) -> RouteComparisons:
-    return _reader(url).route_comparisons(route_id)
+def route_comparisons(url: str, token: str, route_id: str) -> RouteComparisons:
+    """A route's stored comparisons (prompts and answers: needs the read scope)."""
+    return _scoped(url, token).route_comparisons(route_id)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -222,11 +241,53 @@ def recommendations(url: str) -> Recommendations:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def routing(url: str) -> dict[str, bool]:
-    """Which route actions (push, canary, rollback) the service's API offers; none until routing lands."""
-    paths = _reader(url).paths()
-    return {action: any(p.startswith("/api/v1/routes/") and p.rstrip("/").endswith("/" + action) for p in paths)
-            for action in ROUTE_ACTIONS}
+def routing(url: str) -> bool:
+    """Whether the service offers the routing registry (its API lists ``/api/v1/routing/routes``)."""
+    return ROUTING_PATH in _reader(url).paths()
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def routing_routes(url: str, token: str) -> list[PushedRoute]:
+    return _scoped(url, token).routing_routes()
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def routing_detail(url: str, token: str, route_id: str) -> dict[str, Any]:
+    """One pushed route and its drift monitor's state (``{"route": ..., "monitor": ... | None}``)."""
+    return _scoped(url, token).routing_route(route_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def routing_audit(url: str, token: str, limit: int = 200) -> pd.DataFrame:
+    """The routing audit log, newest first, as a table (refused writes included)."""
+    rows = _scoped(url, token).routing_audit(limit=limit)
+    columns = ["at", "route_id", "action", "outcome", "actor", "override", "reason"]
+    frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+    frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    return frame
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def routing_savings(url: str, token: str, since: str = "30d") -> dict[str, dict[str, Any]]:
+    """Per pushed route: routed calls, fallbacks and their rate and cost, saved USD (None = unpriced)."""
+    return {str(r.get("route_id")): r for r in _scoped(url, token).routing_savings(since)}
+
+
+def monitor_frame(monitor: dict[str, Any] | None) -> pd.DataFrame:
+    """The drift monitor's two CUSUM detectors: statistic, alarm threshold and observations each.
+
+    A detector that reports its path (``trajectory``) gives one row per observation; otherwise its
+    current value is one row at its observation count."""
+    rows: list[dict[str, Any]] = []
+    for name, label in (("loss_cusum", "loss (judged)"), ("fallback_cusum", "fallback")):
+        detector = (monitor or {}).get(name) or {}
+        if not detector:
+            continue
+        path = detector.get("trajectory") or []
+        points = list(enumerate(path, start=1)) if path else [(int(detector.get("n", 0)), detector.get("s", 0.0))]
+        rows += [{"detector": label, "observation": n, "statistic": float(v), "threshold": float(detector.get("h", 0)),
+                  "alarm": bool(detector.get("alarm"))} for n, v in points]
+    return pd.DataFrame(rows, columns=["detector", "observation", "statistic", "threshold", "alarm"])
 
 
 def focus_export(url: str, since: str, fmt: str = "csv") -> bytes:
@@ -260,8 +321,8 @@ def experiment_frame(report: CostReport) -> pd.DataFrame:
 
 
 def outcomes_frame(comparisons: list[dict[str, Any]]) -> pd.DataFrame:
-    """Cumulative wins / ties / losses after each comparison (long format for a stacked chart)."""
-    counts = {"win": 0, "tie": 0, "loss": 0}
+    """Cumulative wins / ties / losses / unresolved after each comparison (long format for a stacked chart)."""
+    counts = {"win": 0, "tie": 0, "loss": 0, "unresolved": 0}
     rows = []
     for number, comparison in enumerate(comparisons, start=1):
         outcome = str(comparison.get("outcome", ""))
@@ -272,16 +333,16 @@ def outcomes_frame(comparisons: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def disputed_pairs(comparisons: list[dict[str, Any]], limit: int = 5) -> list[dict[str, Any]]:
-    """Comparisons whose two judge orders disagreed (swap-inconsistent) or that lost: shown side by side."""
+    """Comparisons whose two judge orders disagreed (swap-inconsistent), then losses and unresolved
+    pairs: shown side by side."""
     disputed = [c for c in comparisons if c.get("swap_consistent") is False]
-    losses = [c for c in comparisons if c.get("outcome") == "loss" and c not in disputed]
-    return (disputed + losses)[:limit]
+    rest = [c for c in comparisons if c.get("outcome") in ("loss", "unresolved") and c not in disputed]
+    return (disputed + rest)[:limit]
 
 
 def unresolved_share(comparisons: list[dict[str, Any]]) -> float | None:
-    """Share of judged comparisons whose verdict flipped with the order (left unresolved as a tie)."""
-    judged = [c for c in comparisons if c.get("swap_consistent") is not None]
-    return sum(1 for c in judged if c["swap_consistent"] is False) / len(judged) if judged else None
+    """Share of comparisons the judge could not settle (outcome ``unresolved``)."""
+    return sum(1 for c in comparisons if c.get("outcome") == "unresolved") / len(comparisons) if comparisons else None
 
 
 def _parse(moment: str | None) -> datetime | None:
@@ -343,8 +404,28 @@ def monthly_volume(url: str, match: dict[str, Any], baseline: str) -> float | No
     return None
 
 
-def route_action(url: str, token: str, route_id: str, action: str) -> dict[str, Any]:
-    """Push, canary or roll back a route through the routing API (only offered when it exists)."""
+def push_route(url: str, token: str, rec: Recommendation, state: str, share: float | None = None,
+               provider: str = "openai") -> PushedRoute:
+    """Push a proven route to the routing registry: its match, models and the proof it was approved on.
+
+    ``state`` is ``canary`` (moves ``share`` of the group's traffic) or ``active`` (all of it);
+    ``provider`` is the provider name both models are priced under (the registry refuses unpriced ones)."""
+    if state not in ("canary", "active"):
+        raise ValueError(state)
+    match = rec.match
+    return _written(_writer(url, token).push_route(
+        service=str(match.get("service", "")), feature=str(match.get("feature", "") or ""),
+        fingerprint=str(match.get("fingerprint", "") or ""), baseline=rec.baseline, candidate=rec.candidate,
+        provider=provider, proof_route_id=rec.route_id, state=state,
+        traffic_share=share if state == "canary" else None))
+
+
+def route_action(url: str, token: str, route_id: str, action: str, share: float | None = None,
+                 reason: str = "") -> dict[str, Any]:
+    """Change a pushed route's state: ``canary`` (new traffic share), ``pause`` or ``rollback``."""
     if action not in ROUTE_ACTIONS:
         raise ValueError(action)
-    return _written(_writer(url, token).route_action(route_id, action))
+    body: dict[str, Any] = {"reason": reason or f"{action} from the dashboard"}
+    if action == "canary":
+        body["share"] = share
+    return _written(_writer(url, token).route_action(route_id, action, **body))

@@ -2,7 +2,7 @@
 
 The write credential (the service's API token) is asked for in the sidebar with a password field
 and kept in this browser session's state only: it is never written to disk, logged, put in a URL or
-shown back. Reads never send it.
+shown back. Reads send it only to the endpoints the service guards with its read scope.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import streamlit as st
 
 from tokenproof.dashboards import data
 
-__all__ = ["credential", "guarded", "header", "write"]
+__all__ = ["credential", "guarded", "header", "scoped", "write"]
 
 T = TypeVar("T")
 _TOKEN = "_tokenproof_write_credential"
@@ -38,8 +38,9 @@ def credential() -> str:
     if _FIELD not in st.session_state and st.session_state.get(_TOKEN):
         st.session_state[_FIELD] = st.session_state[_TOKEN]
     st.sidebar.text_input("Write credential (API token)", type="password", key=_FIELD, on_change=_keep,
-                          help="Needed for actions (acknowledge, budgets, shadow runs). Kept in this "
-                               "browser session only; never stored or shown.")
+                          help="Needed for actions (acknowledge, budgets, shadow runs, pushing and rolling "
+                               "back routes) and to read prompts, answers and the routing registry. Kept in "
+                               "this browser session only; never stored or shown.")
     _keep()
     return str(st.session_state.get(_TOKEN, ""))
 
@@ -50,6 +51,19 @@ def guarded(fetch: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         return fetch(*args, **kwargs)
     except data.ServiceError as exc:
         st.error(f"The tokenproof service did not answer: {exc}")
+        return None
+
+
+def scoped(note: str, fetch: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Call a data function behind the service's read scope: a refusal (no or wrong credential) shows
+    ``note`` as a hint instead of an error; other service errors show as errors. None when refused."""
+    try:
+        return fetch(*args, **kwargs)
+    except data.ServiceError as exc:
+        if exc.status in (401, 403):
+            st.info(f"{note} The service said: {exc}")
+        else:
+            st.error(f"The tokenproof service did not answer: {exc}")
         return None
 
 

@@ -361,6 +361,19 @@ class Evidence(_Model):
     shadow_spend_usd: float | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     meaning: str | None = None
+    # proof v2: unresolved pairs (judge failed, no verdict, replay failed) count against the candidate
+    unresolved: int = 0
+    unresolved_share: float | None = None
+    unresolved_reasons: dict[str, int] = Field(default_factory=dict)
+    loss_rate_upper_bound: float | None = None
+    tie_adjusted_win_rate: float | None = None
+    judge_failures: int = 0
+    judge_failure_cost_usd: float | None = None
+    error_kinds: dict[str, int] = Field(default_factory=dict)
+    swap_inconsistent: int = 0
+    judged_pairs: int = 0
+    switch_threshold_e: float | None = None
+    uninformative_reason: str | None = None
 
 
 class ShadowRun(Evidence):

@@ -43,9 +43,10 @@ class Service:
     proc: subprocess.Popen
 
 
-def _serve(data_dir) -> Service:
+def _serve(data_dir, proof_base_url: str = "") -> Service:
     env = {**os.environ, "TOKENPROOF_API_TOKEN": TOKEN, "TOKENPROOF_ALERT_EVAL_INTERVAL_MINUTES": "0",
-           "TOKENPROOF_PROOF_SHADOW_SAMPLE_RATE": "0.5"}
+           "TOKENPROOF_PROOF_SHADOW_SAMPLE_RATE": "0.5", "TOKENPROOF_PROOF_BASE_URL": proof_base_url,
+           "TOKENPROOF_ROUTING_MONITOR_INTERVAL_SECONDS": "1"}  # the drift monitor sees a pushed route at once
     proc = subprocess.Popen([sys.executable, "-m", "tokenproof.cli", "serve", "--host", "127.0.0.1", "--port", "0",
                              "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env=env)
@@ -124,8 +125,9 @@ def seed(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def seeded_service(tmp_path_factory):
-    service = _serve(tmp_path_factory.mktemp("dash-seeded") / "data")
+def seeded_service(tmp_path_factory, provider):
+    # shadow runs replay on the local provider: the service's default proof endpoint
+    service = _serve(tmp_path_factory.mktemp("dash-seeded") / "data", provider.base_url_openai)
     try:
         seed(service.url)
         yield service.url

@@ -1,10 +1,12 @@
 """The dashboard in a real browser: Debian's chromium driven headless by Playwright loads the app
 served by `tokenproof dashboard` against a seeded `tokenproof serve`. The overview renders the seeded
-spend; setting a budget from the Alerts page is refused without the write credential and changes the
-service's budgets with it. Screenshots go to the test's tmp dir."""
+spend; setting a budget from the Alerts page, and pushing a proven route from the Recommendations page,
+are refused without the write credential and change the service's budgets / routing registry with it.
+Screenshots go to the test's tmp dir."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -18,7 +20,7 @@ import pytest
 
 from tokenproof.client import ServiceClient
 
-from .conftest import PRODUCT_SPEND, TOKEN
+from .conftest import PRODUCT_SPEND, TOKEN, _serve, _stop, seed
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -28,11 +30,12 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.
                                 reason="needs Debian's chromium (scripts/setup.sh installs it; required in CI)")
 
 
-@pytest.fixture(scope="module")
-def dashboard(seeded_service):
+@contextlib.contextmanager
+def _dashboard(service_url: str):
+    """`tokenproof dashboard` on a free port, reading ``service_url``; yields the dashboard's URL."""
     env = {**os.environ, "TOKENPROOF_API_TOKEN": ""}  # the page's credential is the only one used
     proc = subprocess.Popen([sys.executable, "-m", "tokenproof.cli", "dashboard", "--port", "0",
-                             "--service-url", seeded_service], stdout=subprocess.PIPE,
+                             "--service-url", service_url], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -61,6 +64,31 @@ def dashboard(seeded_service):
 
 
 @pytest.fixture(scope="module")
+def dashboard(seeded_service):
+    with _dashboard(seeded_service) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def proven(tmp_path_factory, provider):
+    """A service of its own (the page tests push on the shared one) where the math-tutor group's switch
+    to Mixtral is proven by a shadow run on the local provider, and a dashboard reading it."""
+    service = _serve(tmp_path_factory.mktemp("dash-browser") / "data", provider.base_url_openai)
+    try:
+        seed(service.url)
+        client = ServiceClient(service.url, token=TOKEN)
+        group = next(g for g in client.candidates() if g.feature == "math-tutor")
+        job = client.start_shadow_run(group.baseline_model, "mixtral-8x7b-instruct", service=group.service,
+                                      feature=group.feature, fingerprint=group.fingerprint, limit=80)
+        assert client.shadow_run(job.job_id, wait_s=150).state == "done"
+        (rec,) = client.recommendations().recommendations
+        with _dashboard(service.url) as url:
+            yield url, client, rec
+    finally:
+        _stop(service)
+
+
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -70,6 +98,15 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+def _settled(locator, timeout_s: float = 30.0):
+    """The locator once the page's rerun is over: exactly one match, enabled (a rerun briefly shows the
+    stale element next to the new one)."""
+    deadline = time.monotonic() + timeout_s
+    while not (locator.count() == 1 and locator.is_enabled()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return locator
 
 
 def test_overview_renders_the_seeded_spend(dashboard, browser, tmp_path):
@@ -109,4 +146,45 @@ def test_setting_a_budget_needs_the_write_credential(dashboard, browser, seeded_
     assert TOKEN not in page.inner_text("body")  # the credential is never shown back, only masked
     assert field.get_attribute("type") == "password"
     page.screenshot(path=str(tmp_path / "budget-set.png"), full_page=True)
+    page.close()
+
+
+def test_pushing_a_proven_route_needs_the_write_credential(proven, browser, tmp_path):
+    url, client, rec = proven
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(url + "/recommendations", wait_until="domcontentloaded")
+    page.get_by_text("Proven routes", exact=True).wait_for(timeout=60_000)
+    assert rec.meaning
+    page.get_by_text(rec.meaning).first.wait_for(timeout=30_000)  # the decision's plain sentence
+    page.get_by_text("Enter the API token in the sidebar to see prompts and answers").first.wait_for(timeout=30_000)
+
+    def push() -> None:
+        provider_field = page.get_by_role("textbox", name="Provider both models are priced under")
+        provider_field.fill("deepinfra")
+        provider_field.press("Enter")
+        page.get_by_text("As canary: moves 10% of shop/math-tutor/fp-math traffic").wait_for(timeout=30_000)
+        page.get_by_text("Confirm pushing as canary").click()
+        _settled(page.get_by_role("button", name="Push as canary")).click()
+
+    push()
+    page.get_by_text("refused by the service").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(tmp_path / "push-refused.png"), full_page=True)
+    assert not client.routing_routes()
+
+    field = page.get_by_label("Write credential (API token)", exact=True)
+    field.fill(TOKEN)
+    field.press("Enter")
+    page.get_by_text("Outcomes over time").first.wait_for(timeout=30_000)  # prompts and answers readable now
+    _settled(page.get_by_role("button", name="Push as canary")).click()
+    page.get_by_text("Push as canary: done").wait_for(timeout=30_000)
+    (route,) = client.routing_routes()
+    assert (route.state, route.traffic_share, route.proof.get("route_id", "")) == ("canary", 0.1, rec.route_id)
+    assert TOKEN not in page.inner_text("body")
+    page.screenshot(path=str(tmp_path / "push-canary.png"), full_page=True)
+
+    page.get_by_role("link", name="Routes").click()  # same session: the credential is kept
+    page.get_by_text(f"{route.id}: {route.match.get('baseline', '')}").first.wait_for(timeout=30_000)
+    page.get_by_text("Audit log", exact=True).wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "routes.png"), full_page=True)
     page.close()

@@ -4,6 +4,7 @@ write without the credential is refused."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -102,39 +103,108 @@ def test_alerts_budget_set_and_acknowledged_through_the_page(seeded_service, mon
     assert client.alert(alert.id).status == "acknowledged"
 
 
-def test_recommendations_start_a_shadow_run(seeded_service, provider, monkeypatch):
-    client = ServiceClient(seeded_service, token=TOKEN)
-    at = _page("recommendations", seeded_service, monkeypatch)
-    assert any("No route is proven yet" in i.value for i in at.info)
-    assert "Routing is not enabled" in _text(at)
-    before = len(client.routes())
-    at.sidebar.text_input(key=CREDENTIAL).input(TOKEN).run()
+PROVIDER = "deepinfra"  # prices both GPT-4 and Mixtral (the registry refuses a route with an unpriced model)
+
+
+def _prove(at: AppTest, client: ServiceClient, provider) -> AppTest:
+    """Start a shadow run from the page on the math-tutor group and wait for its background job."""
     next(t for t in at.toggle if t.label == "Propose candidates").set_value(True).run()
     group = next(s for s in at.selectbox if s.label == "Request group and candidate")
     group.select_index(next(i for i, o in enumerate(group.options) if "math-tutor" in o))
     next(t for t in at.text_input if t.label.startswith("Candidate model")).input("mixtral-8x7b-instruct")
     next(n for n in at.number_input if n.label == "Prompts at most").set_value(80)
-    next(t for t in at.text_input if t.label.startswith("Provider base URL")).input(provider.base_url_openai)
     next(b for b in at.button if b.label == "Start shadow run").click()
-    at.run(timeout=180)
+    at.run(timeout=60)
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+    job = at.session_state["shadow_job"]
+    assert client.shadow_run(job, wait_s=150).state == "done"
+    at.run()  # the page shows the finished job's decision
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_recommendations_prove_and_push_a_route(seeded_service, provider, monkeypatch):
+    client = ServiceClient(seeded_service, token=TOKEN)
+    at = _page("recommendations", seeded_service, monkeypatch)
+    assert any("No route is proven yet" in i.value for i in at.info)
+    before = len(client.routes())
+    at.sidebar.text_input(key=CREDENTIAL).input(TOKEN).run()
+    at = _prove(at, client, provider)
+    assert any("**switch**" in m.value for m in at.markdown), _text(at)
     routes = client.routes()
     assert len(routes) == before + 1 and routes[-1].evidence.n >= 30
     (rec,) = client.recommendations().recommendations  # the recorded answers prove Mixtral good enough here
-    # the proven route and its evidence are on the page; pushing stays disabled without routing
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    assert any(rec.route_id in c.value for c in at.caption)
+
+    # a fresh session without the credential: evidence and meaning shown, prompts hidden, push refused
+    at = _page("recommendations", seeded_service, monkeypatch)
     assert any(e.label.startswith(f"{rec.baseline} → {rec.candidate}") and "saves $" in e.label for e in at.expander)
+    assert any(rec.route_id in c.value for c in at.caption)
+    assert rec.meaning and [i.value for i in at.info].count(rec.meaning) == 1  # the decision's plain sentence
     assert next(m for m in at.metric if m.label == "Comparisons").value == str(rec.confidence.comparisons)
-    push = at.button(key=f"push-{rec.route_id}")
-    assert push.disabled and "not enabled" in (push.help or "")
+    assert any(m.label == "Loss or unresolved, upper bound" for m in at.metric)
+    assert any(i.value.startswith("Enter the API token in the sidebar to see prompts and answers") for i in at.info)
+    assert "Outcomes over time" not in _text(at)
+    assert not at.error
+    confirm = next(c for c in at.checkbox if c.key == f"confirm-canary-{rec.route_id}")
+    (moves,) = [m.value for m in at.markdown if m.value.startswith("**As canary**: moves 10% of shop/math-tutor/fp-math")]
+    assert "calls per month" in moves  # the confirmation names the traffic it moves and its volume
+    assert at.button(key=f"push-canary-{rec.route_id}").disabled  # until confirmed
+    at.text_input(key=f"provider-{rec.route_id}").input(PROVIDER)
+    confirm.check().run()
+    at.button(key=f"push-canary-{rec.route_id}").click().run()
+    assert any("refused by the service" in e.value for e in at.error)
+    assert not client.routing_routes()
+
+    # with the credential: pushed as a canary carrying the proof it was approved on
+    at.sidebar.text_input(key=CREDENTIAL).input(TOKEN).run()
+    assert not [i for i in at.info if i.value.startswith("Enter the API token")]  # prompts and answers shown
+    assert "Outcomes over time" in _text(at)  # read from the stored comparisons
+    assert "Sequential test's path to its boundary (log e-value)" in _text(at)
+    assert any(m.value.startswith("**Disputed**") for m in at.markdown) or "No disputed pair" in _text(at)
+    at.button(key=f"push-canary-{rec.route_id}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (route,) = client.routing_routes()
+    assert (route.state, route.traffic_share, route.proof.get("route_id", ""), route.candidate) == (
+        "canary", 0.1, rec.route_id, rec.candidate)
+    assert route.match["feature"] == "math-tutor" and route.match["fingerprint"] == "fp-math"
+    at.run()
+    assert any(s.value.startswith(f"Pushed as route `{route.id}`: canary") for s in at.success)
 
 
-def test_routes_page_says_routing_is_not_enabled(seeded_service, monkeypatch):
+def test_routes_page_shows_pushed_routes_and_rolls_back(seeded_service, provider, monkeypatch):
+    client = ServiceClient(seeded_service, token=TOKEN)
+    if not client.routing_routes():  # run alone: prove and push first
+        test_recommendations_prove_and_push_a_route(seeded_service, provider, monkeypatch)
+    (route,) = client.routing_routes()
+    deadline = time.monotonic() + 30  # the drift monitor picks the canary up on its next pass
+    while client.routing_route(route.id)["monitor"] is None and time.monotonic() < deadline:
+        time.sleep(0.2)
     at = _page("routes", seeded_service, monkeypatch)
-    assert any("Routing is not enabled yet" in i.value for i in at.info)
+    assert any(i.value.startswith("Enter the API token in the sidebar to see the routing registry") for i in at.info)
+    at.sidebar.text_input(key=CREDENTIAL).input(TOKEN).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert list(table["route"]) == [route.id] and list(table["state"]) == ["canary"]
+    assert list(table["proof_route"]) == [route.proof.get("route_id", "")]
+    assert _metric(at, "Traffic share") == "10%"
+    # the drift monitor's two CUSUM detectors, charted with their alarm threshold
+    assert any(m.value.startswith("Drift monitor (CUSUM statistics") for m in at.markdown), _text(at)
+    audit = at.dataframe[-1].value
+    assert list(audit["action"][:1]) == ["push"] and "refused" in set(audit["outcome"])  # the refused push too
+
+    at.number_input(key=f"share-{route.id}").set_value(25)
+    at.button(key=f"canary-{route.id}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert client.routing_routes()[0].traffic_share == 0.25
+    at.button(key=f"rollback-{route.id}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert client.routing_routes()[0].state == "rolled_back"
+    audit = at.dataframe[-1].value
+    assert list(audit["action"][:2]) == ["rollback", "canary"]
+    at.run()
+    assert _metric(at, "State") == "rolled_back"
+    assert not [b for b in at.button if b.key == f"rollback-{route.id}"]
 
 
 @pytest.mark.parametrize("page", ["overview", "attribution", "alerts", "recommendations", "routes"])

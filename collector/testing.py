@@ -162,3 +162,44 @@ def genai_request(n_spans: int, *, service: str = "bench-app", seed: int = 0, st
         ]
         span.attributes.extend(kv(k, v) for k, v in attributes)
     return request
+
+
+class ServiceThread:
+    """The real service app (uvicorn, loopback, port 0) around an open store, in a thread: for tests
+    of clients that reach the service over HTTP (CLI commands, the instrumentation's router)."""
+
+    def __init__(self, store: Any, **app_kwargs: Any) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        from tokenproof.collector.app import create_app
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(create_app(store, **app_kwargs), log_level="warning",
+                                                    timeout_graceful_shutdown=2))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.server.started, "service did not start"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def routes_url(self) -> str:
+        return f"{self.url}/api/v1/routing/routes"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()

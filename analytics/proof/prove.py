@@ -182,8 +182,14 @@ def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge
           baseline: str | None = None, group_by: str = "feature", replayer: Replayer,
           concurrency: int = 4, monthly_calls: float | None = None, calibration: int = 0,
           portfolio: bool = True, seed: int = 0, recent: int | None = None,
-          tolerate_fence: bool = False, segment_by: str | None = None) -> dict:
+          tolerate_fence: bool = False, segment_by: str | None = None,
+          live_volumes: dict[tuple[str, str], float] | None = None) -> dict:
     """Sample, replay, judge and decide per group; return the report as a dict.
+
+    Savings are projected at ``monthly_calls`` when given, else at the group's live monthly volume
+    (``live_volumes``: (group key, baseline model) -> calls per month, read from the store through
+    the service), else at the file's own volume, and then the report sets the saving against what
+    proving cost.
 
     ``portfolio`` (default on): alpha is spent across the groups (each tested at alpha / groups,
     Bonferroni), so the chance of any false switch among all groups stays at or below alpha.
@@ -237,11 +243,23 @@ def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge
             "skipped_after_decision": len(items) - len(evidence.records) - evidence.ignored_after_decision,
         })
         base_cost, cand_cost = summary["mean_baseline_cost_usd"], summary["mean_candidate_cost_usd"]
-        volume = monthly_calls if monthly_calls is not None else float(len(all_items))
+        live = (live_volumes or {}).get((key, baseline_model))
+        if monthly_calls is not None:
+            volume, source = monthly_calls, "monthly calls given"
+        elif live:
+            volume, source = live, "live volume from the store"
+        else:
+            volume, source = float(len(all_items)), "file volume"
         summary["monthly_calls"] = volume
-        summary["volume_source"] = "monthly calls given" if monthly_calls is not None else "file volume"
-        summary["projected_monthly_saving_usd"] = (
-            None if base_cost is None or cand_cost is None else round((base_cost - cand_cost) * volume, 4))
+        summary["volume_source"] = source
+        saving = None if base_cost is None or cand_cost is None else round((base_cost - cand_cost) * volume, 4)
+        summary["projected_monthly_saving_usd"] = saving
+        if source == "file volume":
+            spent = summary["shadow_spend_usd"]
+            summary["saving_vs_proving"] = (
+                f"no live volume known: switching would save {'an unpriced amount' if saving is None else f'${saving:,.4f}'} "
+                f"on the file's {len(all_items)} calls, against {'an unpriced' if spent is None else f'${spent:,.4f}'} "
+                "spent proving it")
         summary["disputed_pairs"] = _disputed(evidence.records)
         if segment_by:
             summary["segments"] = segment_report(segments, params, alpha)
@@ -319,6 +337,22 @@ def _unwritable(out: Path) -> str | None:
     return None
 
 
+def live_monthly_volumes(group_by: str) -> dict[tuple[str, str], float] | None:
+    """(feature or fingerprint, baseline model) -> calls per month of the live request groups, read
+    through the service (``service_url``); None when no service answers (the file's volume is used)."""
+    from tokenproof.client import ServiceClient, ServiceError
+
+    try:
+        groups = ServiceClient(None, None, timeout=5.0).candidates(days=30, limit=500)
+    except (ServiceError, OSError, ValueError):
+        return None
+    volumes: dict[tuple[str, str], float] = {}
+    for g in groups:
+        key = (g.feature if group_by == "feature" else g.fingerprint, g.baseline_model)
+        volumes[key] = volumes.get(key, 0.0) + g.calls_per_day * 30
+    return volumes
+
+
 def run_cli(args: argparse.Namespace, params: Params) -> int:
     from tokenproof.analytics.proof.report import write_report
     try:
@@ -336,12 +370,13 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
         print(f"tokenproof prove: cannot write the report to {out}: {problem}", file=sys.stderr)
         return 2
     replayer = Replayer(base_url=args.base_url, anthropic_base_url=args.anthropic_base_url)
+    live = None if args.monthly_calls is not None else live_monthly_volumes(args.group_by)
     try:
         report = prove(requests, args.candidate, params=params, judge=args.judge, baseline=args.baseline,
                        group_by=args.group_by, replayer=replayer, concurrency=args.concurrency,
                        monthly_calls=args.monthly_calls, calibration=args.calibrate,
                        portfolio=not args.no_portfolio, seed=args.seed, recent=args.recent,
-                       tolerate_fence=args.tolerate_json_fence, segment_by=args.segment_by)
+                       tolerate_fence=args.tolerate_json_fence, segment_by=args.segment_by, live_volumes=live)
     except (JudgeFamilyError, ReplayError) as exc:
         print(f"tokenproof prove: {exc}", file=sys.stderr)
         return 2
@@ -356,7 +391,7 @@ def run_cli(args: argparse.Namespace, params: Params) -> int:
               f"{round(100 * route['lower_bound_confidence'], 1):g}% (confidence sequence); tie-adjusted win rate "
               f"{route['tie_adjusted_win_rate']}); projected saving "
               f"{'unpriced' if saving is None else f'${saving:,.2f}'} per month at the "
-              f"{route['volume_source']}")
+              f"{route['volume_source']}" + (f" ({route['saving_vs_proving']})" if route.get("saving_vs_proving") else ""))
     print(report["meaning"])
     print(f"report: {html_path} and {json_path}")
     return 0

@@ -117,7 +117,8 @@ def _route_html(route: dict) -> str:
     lc = route["length_control"]
     reasons = ", ".join(f"{_e(k)}: {v}" for k, v in route["unresolved_reasons"].items()) or "none"
     why = f"<p class='meta'>Uninformative: {_e(route['uninformative_reason'])}</p>" if route["uninformative_reason"] else ""
-    volume = (f"{route['monthly_calls']:,.0f} calls per month" if route["volume_source"] != "file volume" else
+    volume = (f"{route['monthly_calls']:,.0f} calls per month ({_e(route['volume_source'])})"
+              if route["volume_source"] != "file volume" else
               f"the file's own volume ({route['monthly_calls']:,.0f} calls; not a monthly figure: proving cost "
               f"{_money(route['shadow_spend_usd'])} against this saving)")
     out = [

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tokenproof.collector.store import Store, StoreError
+from tokenproof.collector.testing import ServiceThread
 
 _TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hourly", "analytics_alerts",
            "routing_routes", "routing_audit", "routing_observations", "proof_routes", "proof_comparisons")
@@ -59,41 +60,7 @@ def make_proof():
     return switch_proof
 
 
-class Service:
-    """The real service app (uvicorn, loopback, port 0) around an open store, in a thread."""
-
-    def __init__(self, store, **app_kwargs) -> None:
-        import threading
-        import time
-
-        import uvicorn
-
-        from tokenproof.collector.app import create_app
-        from tokenproof_devkit.provider.testing import bind_socket
-
-        self.sock = bind_socket("127.0.0.1", 0)
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(create_app(store, **app_kwargs), log_level="warning",
-                                                    timeout_graceful_shutdown=2))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert self.server.started, "service did not start"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def routes_url(self) -> str:
-        return f"{self.url}/api/v1/routing/routes"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
+Service = ServiceThread  # the shared helper (tokenproof.collector.testing)
 
 
 @pytest.fixture()

@@ -197,3 +197,34 @@ def compare(request: dict, baseline: Answer, candidate: Answer, judge_fn, refere
     pipe = pipeline or Pipeline(replayer=None, route="", baseline_model=baseline.model,
                                 candidate_model=candidate.model, judge_model="judge", tolerate_fence=tolerate_fence)
     return pipe.settle(request, "", baseline, candidate, reference, judge_fn)
+
+
+def calibration_summary(results: list[ComparisonResult], params) -> dict:
+    """The judge's noise floor from baseline-versus-baseline pairs (two independent samples).
+
+    Identical samples measure nothing and are counted apart; a judge that prefers one sample (or
+    cannot settle the pair) at the loss bar's rate or more is not reliable on this route."""
+    identical = [r for r in results if r.record["baseline_hash"] == r.record["candidate_hash"]]
+    distinct = [r for r in results if r.record["baseline_hash"] != r.record["candidate_hash"]]
+    noisy = [r for r in distinct if r.outcome != TIE]
+    noise = round(len(noisy) / len(distinct), 4) if distinct else None
+    judged = [r for r in distinct if r.record.get("swap_consistent") is not None]
+    return {
+        "pairs": len(results), "identical_samples": len(identical), "distinct_pairs": len(distinct),
+        "non_tie_rate": noise,
+        "swap_inconsistency_rate": round(sum(not r.record["swap_consistent"] for r in judged) / len(judged), 4)
+        if judged else None,
+        "informative": bool(distinct),
+        "judge_reliable": None if noise is None else noise < params.max_loss,
+        "note": ("the two baseline samples were identical on every pair (a deterministic baseline): "
+                 "this calibration measures nothing") if results and not distinct else "",
+        "spend_usd": round(sum(r.spend_usd for r in results) + 0.0, 6),
+    }
+
+
+def uninformative_reason(calibration: dict | None, params) -> str | None:
+    """Why a route is uninformative after its calibration (None: the judge is usable)."""
+    if not calibration or calibration.get("judge_reliable") is not False:
+        return None
+    return (f"the judge cannot tell the baseline from itself reliably (non-tie rate {calibration['non_tie_rate']} "
+            f"between two baseline samples, at or above the {params.max_loss:.0%} loss bar)")

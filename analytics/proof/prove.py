@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenproof.analytics.proof.judge import JudgeFamilyError, resolve_judge
-from tokenproof.analytics.proof.pipeline import Pipeline, prompt_ref
+from tokenproof.analytics.proof.pipeline import Pipeline, calibration_summary, prompt_ref, uninformative_reason
 from tokenproof.analytics.proof.promise import meaning
 from tokenproof.analytics.proof.replay import Replayer, answer_from_completion
 from tokenproof.analytics.proof.route import RouteEvidence, route_id
@@ -160,22 +160,7 @@ def calibrate(items: list[BatchRequest], baseline_model: str, judge: str, replay
         return pipe.run(req.body, request_ref=req.custom_id, baseline=first, reference=req.reference)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         results = [r for r in pool.map(one, items[:n]) if r is not None]
-    identical = [r for r in results if r.record["baseline_hash"] == r.record["candidate_hash"]]
-    distinct = [r for r in results if r.record["baseline_hash"] != r.record["candidate_hash"]]
-    noisy = [r for r in distinct if r.outcome != "tie"]
-    noise = round(len(noisy) / len(distinct), 4) if distinct else None
-    judged = [r for r in distinct if r.record.get("swap_consistent") is not None]
-    return {
-        "pairs": len(results), "identical_samples": len(identical), "distinct_pairs": len(distinct),
-        "non_tie_rate": noise,
-        "swap_inconsistency_rate": round(sum(not r.record["swap_consistent"] for r in judged) / len(judged), 4)
-        if judged else None,
-        "informative": bool(distinct),
-        "judge_reliable": None if noise is None else noise < params.max_loss,
-        "note": ("the two baseline samples were identical on every pair (a deterministic baseline): "
-                 "this calibration measures nothing") if results and not distinct else "",
-        "spend_usd": round(sum(r.spend_usd for r in results) + 0.0, 6),
-    }
+    return calibration_summary(results, params)
 
 
 def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge: str | None = None,
@@ -212,10 +197,9 @@ def prove(requests: list[BatchRequest], candidate: str, *, params: Params, judge
         calib = None
         if calibration > 0:
             calib = calibrate(items, baseline_model, judge_model, replayer, calibration, concurrency, params)
-            if calib["judge_reliable"] is False:
-                evidence.mark_uninformative(
-                    f"the judge cannot tell the baseline from itself reliably (non-tie rate {calib['non_tie_rate']} "
-                    f"between two baseline samples, at or above the {params.max_loss:.0%} loss bar)")
+            reason = uninformative_reason(calib, params)
+            if reason:
+                evidence.mark_uninformative(reason)
         segments: dict[str, list[str]] = {}
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             for start in range(0, len(items), max(1, concurrency)):

@@ -27,7 +27,7 @@ from tokenproof.analytics.proof import endpoints
 from tokenproof.analytics.proof import store as proof_store
 from tokenproof.analytics.proof.answer import Answer, ToolCall, content_hash
 from tokenproof.analytics.proof.judge import resolve_judge
-from tokenproof.analytics.proof.pipeline import Pipeline, prompt_ref
+from tokenproof.analytics.proof.pipeline import Pipeline, calibration_summary, prompt_ref, uninformative_reason
 from tokenproof.analytics.proof.replay import Replayer, answer_from_completion, price_answer
 from tokenproof.analytics.proof.route import RouteEvidence, lineage_id, route_id
 from tokenproof.analytics.proof.sequential import Params, alpha_spending, group_alpha
@@ -39,6 +39,10 @@ settings.declare("proof_judge_model", str, "", "judge model for shadow runs (emp
 settings.declare("proof_store_outputs", bool, True,
                  "store both outputs of each comparison (off: only their hashes)")
 settings.declare("proof_sample_days", int, 14, "shadow runs sample captured prompts from this many recent days")
+settings.declare("proof_shadow_calibration", int, 10,
+                 "pairs of independent baseline samples (the answer recorded in production and a replay) the "
+                 "judge compares before a new route's first comparison; a judge that cannot tell them apart "
+                 "reliably makes the route uninformative (0 = no calibration)")
 
 
 def _at_least_one(value: int) -> None:
@@ -110,6 +114,13 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     pipe = Pipeline(replayer=replayer, route=rid, baseline_model=spec.baseline, candidate_model=spec.candidate,
                     judge_model=judge, capture=capture, feature=spec.feature or None,
                     candidate_system_prompt=spec.candidate_system_prompt, tolerate_fence=spec.tolerate_fence)
+    calibration = json.loads(existing["ParamsJson"]).get("calibration") if existing else None
+    if calibration is None and uploaded is None and not evidence.records:
+        calibration = _calibrate(store, spec, replayer, judge, spec.params, budget_usd=(budget - spent) / 2)
+        spent += calibration["spend_usd"] if calibration else 0.0
+    reason = uninformative_reason(calibration, spec.params)
+    if reason:
+        evidence.mark_uninformative(reason)
     for record in evidence.records:  # the degenerate gate remembers this route's earlier answers
         pipe.degenerate.check(record["prompt_ref"], record.get("candidate_output") or "", record.get("baseline_output") or "")
     new = 0
@@ -162,7 +173,8 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
         "BaselineProvider": existing["BaselineProvider"] if existing else "", "BaselineModel": spec.baseline,
         "CandidateModel": spec.candidate, "CandidatePromptHash": prompt_hash, "JudgeModel": judge,
         "MatchJson": json.dumps(spec.match, sort_keys=True),
-        "ParamsJson": json.dumps({**summary["params"], "alpha_spent": alpha}, sort_keys=True), "Status": status,
+        "ParamsJson": json.dumps({**summary["params"], "alpha_spent": alpha, "calibration": calibration},
+                                 sort_keys=True), "Status": status,
         "Decision": summary["decision"], "BudgetUSD": float(budget), "SpentUSD": round(spent, 8),
         "MonthlySavingUSD": existing["MonthlySavingUSD"] if existing else None,
     }
@@ -172,7 +184,36 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     return {"route_id": rid, "version": version, "judge": judge, "status": status, "stop_reason": stop_reason,
             "new_comparisons": new, "spent_usd": round(spent, 6), "budget_usd": budget, "sample_seed": spec.seed,
             "duplicates_skipped": duplicates, "unpriced_calls": unpriced,
-            "failed_comparisons": summary["unresolved"], **{k: v for k, v in summary.items() if k != "trajectory"}}
+            "failed_comparisons": summary["unresolved"], "calibration": calibration,
+            **{k: v for k, v in summary.items() if k != "trajectory"}}
+
+
+def _calibrate(store, spec: ShadowSpec, replayer: Replayer, judge: str, params, budget_usd: float) -> dict | None:
+    """The judge's noise floor on this group: the baseline answer recorded in production against an
+    independent replay of the baseline (its own sampling settings), judged in both orders. It spends at
+    most ``budget_usd`` (half of what the route has left), so the comparisons keep their share."""
+    pairs = settings.get("proof_shadow_calibration")
+    if pairs <= 0:
+        return None
+    prompts = proof_store.captured_prompts(store, service=spec.service, feature=spec.feature,
+                                           fingerprint=spec.fingerprint, baseline=spec.baseline,
+                                           limit=3 * pairs, seed=spec.seed + 1,
+                                           days=settings.get("proof_sample_days"))
+    pipe = Pipeline(replayer=replayer, route="calibration", baseline_model=spec.baseline,
+                    candidate_model=spec.baseline, judge_model=judge, capture=False)
+    results = []
+    for prompt in prompts:
+        recorded = _recorded_baseline(prompt, spec)
+        if recorded is None:
+            continue
+        replay = replayer.call(prompt["body"], spec.baseline, feature=spec.feature or None)
+        if replay.error:
+            continue
+        results.append(pipe.settle(prompt["body"], prompt["ref"], recorded, replay, None,
+                                   replayer.judge(judge, spec.feature or None)))
+        if len(results) >= pairs or sum(r.spend_usd for r in results) >= budget_usd:
+            break
+    return calibration_summary(results, params) if results else None
 
 
 def _recorded_baseline(prompt: dict, spec: ShadowSpec) -> Answer | None:

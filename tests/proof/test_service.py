@@ -26,7 +26,7 @@ SYSTEM = [{"type": "text", "content": "Answer the multiple-choice question with 
 
 
 def _span(record, *, feature, model, when, fingerprint, service="shop", capture=True, traffic=None,
-          tokens=(400, 150), cost=0.0055):
+          tokens=(400, 150), cost=0.0055, answered_by=GPT4):
     attrs = {
         semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_PROVIDER_NAME: "openai",
         semconv.GEN_AI_REQUEST_MODEL: model, semconv.GEN_AI_RESPONSE_MODEL: model,
@@ -42,7 +42,7 @@ def _span(record, *, feature, model, when, fingerprint, service="shop", capture=
         attrs[semconv.GEN_AI_INPUT_MESSAGES] = json.dumps(
             [{"role": "user", "parts": [{"type": "text", "content": record.prompt}]}])
         attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = json.dumps(
-            [{"role": "assistant", "parts": [{"type": "text", "content": record.answers[GPT4]}],
+            [{"role": "assistant", "parts": [{"type": "text", "content": record.answers[answered_by]}],
               "finish_reason": "stop"}])
         attrs[semconv.TP_REQUEST_PARAMS] = json.dumps({"temperature": 0, "max_tokens": 300})
     return {"service": service, "timestamp": when, "attributes": attrs, "duration_ms": 900}
@@ -322,3 +322,23 @@ def test_stored_comparisons_hold_prompts_and_answers_so_they_need_a_read_token(s
     _store, client, _provider = service
     refused = client.get("/api/v1/routes/any-route/comparisons")
     assert refused.status_code == 401 and "read-scope token" in refused.json()["detail"]
+
+
+def test_a_judge_that_cannot_tell_the_baseline_from_itself_makes_the_route_uninformative(service):
+    """Before a new route's first comparison the judge compares two independent baseline samples: the
+    answer recorded in production and a replay. Here production answers vary as much as two models
+    do (the recorded answers are another model's), so the judge prefers one sample far too often: the
+    route can never be switched, whatever the candidate does."""
+    from tokenproof_devkit.provider.corpus import MIXTRAL
+
+    store, client, _provider = service
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    records = [r for r in get_corpus().records if r.dataset == "gsm8k"][:80]
+    insert_spans(store, [_span(r, feature="noisy", model=GPT4, fingerprint="fp-noisy", answered_by=MIXTRAL,
+                               when=now - dt.timedelta(hours=i)) for i, r in enumerate(records)])
+    result = _run(client, {"feature": "noisy", "baseline": GPT4, "candidate": "mixtral-8x7b-instruct",
+                           "limit": 60, "budget_usd": 5})
+    calibration = result["calibration"]
+    assert calibration["distinct_pairs"] > 0 and calibration["judge_reliable"] is False
+    assert calibration["non_tie_rate"] >= 0.15
+    assert result["decision"] == "uninformative" and "baseline from itself" in result["uninformative_reason"]

@@ -168,9 +168,15 @@ def run(name: str, args: argparse.Namespace) -> int:
 
         _summary(client, summary, time.monotonic() - started)
         if not args.no_dashboard:
+            # the dashboard reads with this demo's token (it also reads prompts and the routing registry);
+            # its write buttons ask for the token in the sidebar, and it is never stored
+            dashboard_env = {**env, "TOKENPROOF_READ_TOKEN": token}
             dashboard = start(stack, [bin_path("tokenproof"), "dashboard", "--port", str(args.dashboard_port),
-                                      "--service-url", service], r"on (http://\S+)", "the dashboard", env=env)
-            print(f"\ndashboard: {dashboard}   (the service keeps running; Ctrl-C to stop both)", flush=True)
+                                      "--service-url", service], r"on (http://\S+)", "the dashboard",
+                              env=dashboard_env)
+            print(f"\ndashboard: {dashboard}   (the service keeps running; Ctrl-C to stop both)\n"
+                  f"write credential for the dashboard's sidebar (this run's random API token): {token}",
+                  flush=True)
             try:
                 while True:
                     time.sleep(3600)

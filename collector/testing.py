@@ -203,3 +203,22 @@ class ServiceThread:
         self.server.should_exit = True
         self.thread.join(10)
         self.sock.close()
+
+
+def open_test_store(data_dir: Any) -> Any:
+    """A test store in ``data_dir``, or in the directory chDB already holds open in this process.
+
+    chDB hosts one engine directory per process: when another area's module-scoped fixture still
+    holds it (any test order), the store opens on that directory instead, and the caller's fixture
+    empties the tables it uses. Closing is the caller's (``store.close()``)."""
+    import re
+
+    from tokenproof.collector.store import Store, StoreError
+
+    try:
+        return Store.open(data_dir=data_dir)
+    except StoreError as exc:
+        held = re.search(r"initialized with path '([^']+)'", str(exc))
+        if held is None:
+            raise
+        return Store.open(data_dir=held.group(1))

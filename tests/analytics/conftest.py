@@ -9,14 +9,13 @@ the module shares that engine's directory instead. ``store`` empties the tables 
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tokenproof import semconv as sc
-from tokenproof.collector.store import Store, StoreError
+from tokenproof.collector.testing import open_test_store
 
 _TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hourly", "analytics_alerts",
            "analytics_budgets", "analytics_webhook_deliveries", "analytics_cost_daily")
@@ -24,13 +23,7 @@ _TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hou
 
 @pytest.fixture(scope="module")
 def module_store(tmp_path_factory):
-    try:
-        store = Store.open(data_dir=tmp_path_factory.mktemp("analytics-chdb"))
-    except StoreError as exc:
-        held = re.search(r"initialized with path '([^']+)'", str(exc))
-        if held is None:
-            raise
-        store = Store.open(data_dir=held.group(1))
+    store = open_test_store(tmp_path_factory.mktemp("analytics-chdb"))
     try:
         yield store
     finally:

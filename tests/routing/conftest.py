@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tokenproof.collector.store import Store, StoreError
-from tokenproof.collector.testing import ServiceThread
+from tokenproof.collector.testing import ServiceThread, open_test_store
 
 _TABLES = ("otel_traces", "otel_traces_trace_id_ts", "llm_calls", "llm_calls_hourly", "analytics_alerts",
            "routing_routes", "routing_audit", "routing_observations", "proof_routes", "proof_comparisons")
@@ -21,13 +18,7 @@ def module_store(tmp_path_factory):
 
 
 def _open(tmp_path_factory):
-    try:
-        store = Store.open(data_dir=tmp_path_factory.mktemp("routing-chdb"))
-    except StoreError as exc:
-        held = re.search(r"initialized with path '([^']+)'", str(exc))
-        if held is None:
-            raise
-        store = Store.open(data_dir=held.group(1))
+    store = open_test_store(tmp_path_factory.mktemp("routing-chdb"))
     try:
         yield store
     finally:

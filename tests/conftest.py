@@ -10,3 +10,6 @@ os.environ.setdefault("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key")
 os.environ.setdefault("TOKENPROOF_RAISE_INTERNAL_ERRORS", "true")
 # Starlette's TestClient sends `Host: testserver`; the service answers only the hosts it is told.
 os.environ.setdefault("TOKENPROOF_ALLOWED_HOSTS", "testserver")
+# The service's proof scheduler would mine every test's store in the background; tests that are about
+# it turn it on themselves.
+os.environ.setdefault("TOKENPROOF_SCHEDULER_INTERVAL_SECONDS", "0")

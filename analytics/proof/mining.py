@@ -116,14 +116,18 @@ def _catalogue(providers: list[str]) -> list:
 
 
 def mine(store, *, days: int = 30, limit: int = 20, params: Params | None = None,
-         max_candidates: int = 3) -> list[RequestGroup]:
-    """Request groups ranked by spend, each with cheaper candidates (or flagged too small)."""
+         max_candidates: int = 3, providers: list[str] | None = None, models: list[str] | None = None,
+         sample_rate: float | None = None) -> list[RequestGroup]:
+    """Request groups ranked by spend, each with cheaper candidates (or flagged too small).
+
+    ``providers``, ``models`` and ``sample_rate`` default to the settings (the scheduler passes its
+    policy's)."""
     params = params or Params()
     rows = store.query_dicts(GROUPS_SQL, {"product": semconv.TRAFFIC_PRODUCT, "days": int(days), "limit": int(limit)})
-    sample_rate = settings.get("proof_shadow_sample_rate")
+    sample_rate = settings.get("proof_shadow_sample_rate") if sample_rate is None else sample_rate
     horizon = settings.get("proof_decision_horizon_days")
-    allowed = settings.get("proof_candidate_providers")
-    only = set(settings.get("proof_candidate_models"))
+    allowed = settings.get("proof_candidate_providers") if providers is None else providers
+    only = set(settings.get("proof_candidate_models") if models is None else models)
     needed = round(max(params.n_min, expected_comparisons(params)[0]))  # simulated, not Wald's approximation
     groups = []
     for row in rows:
@@ -165,8 +169,8 @@ def _candidates(group: RequestGroup, allowed: list[str], only: set[str], max_can
                          or entry.context_window < group.mean_input_tokens + group.mean_output_tokens):
             continue  # audio/image/realtime/fine-tune/legacy models, or a context too small
         if entry.model == group.baseline_model or (
-                model_family(entry.model) == baseline_family and entry.model.startswith(group.baseline_model)):
-            continue
+                model_family(entry.model) == baseline_family and _snapshot_of(entry.model, group.baseline_model)):
+            continue  # the baseline under another name (a dated snapshot), not a cheaper model
         cost = _per_call(entry.provider, entry.model, group.mean_input_tokens, group.mean_output_tokens,
                          group.cache_share)
         base = group.baseline_cost_per_call_usd or 0.0
@@ -180,6 +184,14 @@ def _candidates(group: RequestGroup, allowed: list[str], only: set[str], max_can
     # the least aggressive cuts first: a close cheaper sibling is likelier to pass than the cheapest
     ranked = sorted(found.values(), key=lambda c: c.saving_share)
     return _spread(ranked, max_candidates)
+
+
+_SNAPSHOT = re.compile(r"^(?:[-@]\d|-latest$)")
+
+
+def _snapshot_of(model: str, baseline: str) -> bool:
+    """``gpt-4o-2024-08-06`` is ``gpt-4o``; ``gpt-4o-mini`` is another model."""
+    return model.startswith(baseline) and bool(_SNAPSHOT.match(model[len(baseline):]))
 
 
 def _spread(ranked: list[Candidate], k: int) -> list[Candidate]:

@@ -15,15 +15,35 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tokenproof import catalogue, pricing, semconv, tag
 from tokenproof.analytics.proof.answer import Answer, ToolCall
 from tokenproof.analytics.proof.judge import judge_sampling
 
-__all__ = ["Replayer", "price_answer", "provider_of"]
+__all__ = ["Replayer", "price_answer", "provider_of", "transient"]
+
+# Provider-side failures that say nothing about an answer: rate limits, overload, server errors, an
+# endpoint that cannot be reached or refuses the service's credentials. A timeout is not among them
+# (a candidate too slow to answer has failed). The SDKs name them in ``Answer.error``'s prefix.
+_TRANSIENT = ("RateLimitError", "InternalServerError", "APIConnectionError", "OverloadedError",
+              "ServiceUnavailableError", "AuthenticationError", "PermissionDeniedError")
+_TRANSIENT_CODE = re.compile(r"\bError code: (?:401|403|429|5\d\d)\b")
+
+
+def transient(error: str | None) -> bool:
+    """Whether a call's error is the provider's, not the answer's (retry later, do not judge)."""
+    if not error:
+        return False
+    name = error.partition(":")[0].strip()
+    if name == "APITimeoutError":
+        return False
+    return name in _TRANSIENT or bool(_TRANSIENT_CODE.search(error))
+
 
 def provider_of(model: str) -> str:
     """The provider name a model is priced under (semconv values), from the model catalogue."""
@@ -145,6 +165,8 @@ class Replayer:
         self.feature = feature
         self._adapters: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # called with the model before every call (a scheduler's per-provider rate limit)
+        self.before_call: Callable[[str], None] | None = None
 
     def _adapter(self, model: str):
         info = catalogue.lookup(model)
@@ -160,6 +182,8 @@ class Replayer:
     def call(self, body: dict, model: str, traffic_class: str = semconv.TRAFFIC_SHADOW,
              feature: str | None = None) -> Answer:
         """One call; errors become ``Answer.error`` (a failed candidate call is a format loss)."""
+        if self.before_call is not None:
+            self.before_call(model)
         started = time.perf_counter()
         try:
             with tag(traffic_class=traffic_class, feature=feature or self.feature):

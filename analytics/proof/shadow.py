@@ -28,7 +28,8 @@ from tokenproof.analytics.proof import store as proof_store
 from tokenproof.analytics.proof.answer import Answer, ToolCall, content_hash
 from tokenproof.analytics.proof.judge import resolve_judge
 from tokenproof.analytics.proof.pipeline import Pipeline, calibration_summary, prompt_ref, uninformative_reason
-from tokenproof.analytics.proof.replay import Replayer, answer_from_completion, price_answer
+from tokenproof.analytics.proof.replay import Replayer, answer_from_completion, price_answer, transient
+from tokenproof.analytics.proof.reserve import comparison_reservation, largest_comparison_usd
 from tokenproof.analytics.proof.route import RouteEvidence, lineage_id, route_id
 from tokenproof.analytics.proof.sequential import Params, alpha_spending, group_alpha
 
@@ -72,15 +73,17 @@ class ShadowSpec:
     endpoint: str = "default"
     seed: int = 0
     tolerate_fence: bool = False
+    portfolio: int | None = None  # routes the family-wise alpha is divided by (None = proof_portfolio_routes)
 
     @property
     def match(self) -> dict:
         return {"service": self.service, "feature": self.feature, "fingerprint": self.fingerprint}
 
 
-def route_alpha(params: Params, version: int) -> float:
+def route_alpha(params: Params, version: int, portfolio: int | None = None) -> float:
     """The alpha a route version spends (group series, then portfolio Bonferroni)."""
-    return alpha_spending(settings.get("proof_portfolio_routes"), group_alpha(params.alpha, version))
+    routes = settings.get("proof_portfolio_routes") if portfolio is None else portfolio
+    return alpha_spending(routes, group_alpha(params.alpha, version))
 
 
 def evidence_for(store, route: str, params: Params, alpha: float | None = None) -> RouteEvidence:
@@ -93,9 +96,29 @@ def evidence_for(store, route: str, params: Params, alpha: float | None = None) 
 Progress = Callable[[dict], None]
 
 
+_RETRYABLE_KINDS = {"baseline_failed", "candidate_failed", "judge_error"}
+
+
+def provider_failure(result) -> str | None:
+    """The provider-side error that spoiled a comparison (rate limit, outage...), or None."""
+    if result.error_kind in _RETRYABLE_KINDS and transient(result.reason):
+        return result.reason
+    return None
+
+
 def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
-               progress: Progress | None = None, cancel: threading.Event | None = None) -> dict:
-    """Run (or continue) the shadow comparison of a route; return the route's state."""
+               progress: Progress | None = None, cancel: threading.Event | None = None,
+               spend_cap_usd: float | None = None, reserve: bool = False,
+               defer_provider_failures: bool = False, store_anyway: frozenset[str] = frozenset()) -> dict:
+    """Run (or continue) the shadow comparison of a route; return the route's state.
+
+    ``spend_cap_usd``: the most this run may spend (besides the route's budget). ``reserve``: start a
+    comparison only when its reserved cost (:mod:`~tokenproof.analytics.proof.reserve`) fits under
+    both caps, so neither is ever crossed. ``defer_provider_failures``: a comparison spoiled by a
+    provider-side failure (rate limit, overload, outage) is not stored; the run stops and reports it
+    under ``deferred`` so its caller can back off and draw the prompt again later, except for prompt
+    refs in ``store_anyway`` (deferred too often: stored as what they are, against the candidate).
+    """
     judge = resolve_judge(spec.baseline, spec.candidate, spec.judge or settings.get("proof_judge_model") or None)
     uploaded = uploaded_prompts(spec.uploaded, spec.baseline) if spec.uploaded is not None else None  # validate first
     replayer = replayer or endpoints.replayer(spec.endpoint, feature=spec.feature or None)
@@ -106,8 +129,10 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     existing = proof_store.get_route(store, rid)
     version = existing["Version"] if existing else proof_store.next_version(store, lineage, rid)
     alpha = float(json.loads(existing["ParamsJson"]).get("alpha_spent", spec.params.alpha)) if existing \
-        else route_alpha(spec.params, version)
+        else route_alpha(spec.params, version, spec.portfolio)
     spent = float(existing["SpentUSD"]) if existing else 0.0
+    spent_at_start = spent
+    cap = float("inf") if spend_cap_usd is None else spend_cap_usd
     capture = settings.get("proof_store_outputs")
     evidence = evidence_for(store, rid, spec.params, alpha)
     seen = proof_store.used_prompt_refs(store, lineage, spec.candidate) | {r["prompt_ref"] for r in evidence.records}
@@ -116,7 +141,8 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
                     candidate_system_prompt=spec.candidate_system_prompt, tolerate_fence=spec.tolerate_fence)
     calibration = json.loads(existing["ParamsJson"]).get("calibration") if existing else None
     if calibration is None and uploaded is None and not evidence.records:
-        calibration = _calibrate(store, spec, replayer, judge, spec.params, budget_usd=(budget - spent) / 2)
+        share = min(budget - spent, cap) / 2
+        calibration = _calibrate(store, spec, replayer, judge, spec.params, budget_usd=share, reserve=reserve)
         spent += calibration["spend_usd"] if calibration else 0.0
     reason = uninformative_reason(calibration, spec.params)
     if reason:
@@ -127,6 +153,8 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     stop_reason = "decided" if evidence.decided else None
     unpriced = 0
     duplicates = 0
+    deferred = None
+    largest = largest_comparison_usd(evidence.records)
     if stop_reason is None:
         if uploaded is not None:
             prompts = uploaded
@@ -149,12 +177,34 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
             if cancel is not None and cancel.is_set():
                 stop_reason = "cancelled"
                 break
-            if spent >= budget:
+            if reserve:
+                need = comparison_reservation(prompt, baseline=spec.baseline, candidate=spec.candidate,
+                                              judge=judge, largest_seen_usd=largest)
+                if need is None:
+                    stop_reason = "unpriced: the cost of a comparison cannot be bounded"
+                    break
+                if spent + need > budget:
+                    stop_reason = "budget exhausted"
+                    break
+                if spent - spent_at_start + need > cap:
+                    stop_reason = "spend cap reached"
+                    break
+            elif spent >= budget:
                 stop_reason = "budget exhausted"
+                break
+            elif spent - spent_at_start >= cap:
+                stop_reason = "spend cap reached"
                 break
             result = pipe.run(prompt["body"], request_ref=prompt["ref"], baseline=_recorded_baseline(prompt, spec))
             spent += result.spend_usd
             unpriced += result.unpriced_calls
+            failure = provider_failure(result) if defer_provider_failures else None
+            if failure is not None and result.record["prompt_ref"] not in store_anyway:
+                deferred = {"prompt_ref": result.record["prompt_ref"], "request_ref": prompt["ref"],
+                            "error": failure, "error_kind": result.error_kind}
+                stop_reason = "provider failure (deferred)"
+                break
+            largest = max(largest, largest_comparison_usd([result.record]))
             new += 1
             proof_store.insert_comparisons(store, rid, version, [result.record], len(evidence.records))
             decided = evidence.add(result.record) is not None
@@ -183,12 +233,14 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     proof_store.save_route(store, row)
     return {"route_id": rid, "version": version, "judge": judge, "status": status, "stop_reason": stop_reason,
             "new_comparisons": new, "spent_usd": round(spent, 6), "budget_usd": budget, "sample_seed": spec.seed,
+            "run_spent_usd": round(spent - spent_at_start, 6), "deferred": deferred,
             "duplicates_skipped": duplicates, "unpriced_calls": unpriced,
             "failed_comparisons": summary["unresolved"], "calibration": calibration,
             **{k: v for k, v in summary.items() if k != "trajectory"}}
 
 
-def _calibrate(store, spec: ShadowSpec, replayer: Replayer, judge: str, params, budget_usd: float) -> dict | None:
+def _calibrate(store, spec: ShadowSpec, replayer: Replayer, judge: str, params, budget_usd: float,
+               reserve: bool = False) -> dict | None:
     """The judge's noise floor on this group: the baseline answer recorded in production against an
     independent replay of the baseline (its own sampling settings), judged in both orders. It spends at
     most ``budget_usd`` (half of what the route has left), so the comparisons keep their share."""
@@ -201,11 +253,15 @@ def _calibrate(store, spec: ShadowSpec, replayer: Replayer, judge: str, params, 
                                            days=settings.get("proof_sample_days"))
     pipe = Pipeline(replayer=replayer, route="calibration", baseline_model=spec.baseline,
                     candidate_model=spec.baseline, judge_model=judge, capture=False)
-    results = []
+    results: list = []
     for prompt in prompts:
         recorded = _recorded_baseline(prompt, spec)
         if recorded is None:
             continue
+        if reserve:  # a replay of the baseline and the judge in both orders
+            need = comparison_reservation(prompt, baseline=spec.baseline, candidate=spec.baseline, judge=judge)
+            if need is None or sum(r.spend_usd for r in results) + need > budget_usd:
+                break
         replay = replayer.call(prompt["body"], spec.baseline, feature=spec.feature or None)
         if replay.error:
             continue

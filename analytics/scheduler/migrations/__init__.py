@@ -1,0 +1,1 @@
+"""SQL migrations of the proof scheduler (versions 0400-0499)."""

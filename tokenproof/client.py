@@ -37,6 +37,10 @@ __all__ = [
     "RequestGroup",
     "RouteComparisons",
     "RouteState",
+    "SchedulerEvent",
+    "SchedulerGroup",
+    "SchedulerRoute",
+    "SchedulerStatus",
     "ServiceClient",
     "ServiceError",
     "ShadowRun",
@@ -491,6 +495,88 @@ class Recommendations(_Model):
     meaning: str = ""  # what a switch means, in one sentence
 
 
+class SchedulerGroup(_Model):
+    """What the scheduler makes of one request group (``state``: testing, waiting, done, not eligible,
+    portfolio full; ``reason`` says why)."""
+
+    service: str = ""
+    feature: str = ""
+    fingerprint: str = ""
+    baseline: str = ""
+    lineage: str = ""
+    state: str = ""
+    reason: str = ""
+    candidate: str = ""
+    route_id: str = ""
+    value: float | None = None
+    quota: int = 0
+    projected_monthly_saving_usd: float | None = None
+    candidates_done: list[str] = Field(default_factory=list)
+
+
+class SchedulerRoute(_Model):
+    """A route version the scheduler started, with its evidence and what the scheduler spent on it."""
+
+    route_id: str = ""
+    version: int = 0
+    service: str = ""
+    feature: str = ""
+    fingerprint: str = ""
+    baseline: str = ""
+    candidate: str = ""
+    judge: str = ""
+    status: str = ""  # testing | switch | keep | uninformative | undecided | budget_exhausted | starting
+    decision: str | None = None
+    n: int = 0
+    wins: int | None = None
+    ties: int | None = None
+    losses: int | None = None
+    unresolved: int | None = None
+    route_spent_usd: float = 0.0
+    budget_usd: float = 0.0
+    scheduler_spent_usd: float = 0.0
+    scheduler_comparisons: int = 0
+    scheduler_batches: int = 0
+    scheduler_deferred: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+class SchedulerStatus(_Model):
+    """``GET /api/v1/scheduler``: the switch, the loop, budgets, the alpha ledger, groups and routes."""
+
+    paused: bool = False
+    paused_by: str = ""
+    reason: str = ""
+    loop: dict[str, Any] = Field(default_factory=dict)
+    policy_version: int = 0
+    last_pass: dict[str, Any] | None = None
+    budgets: dict[str, Any] = Field(default_factory=dict)  # day / month: cap_usd, spent_usd, left_usd
+    alpha: dict[str, Any] = Field(default_factory=dict)
+    groups: list[SchedulerGroup] = Field(default_factory=list)
+    routes: list[SchedulerRoute] = Field(default_factory=list)
+    decisions: dict[str, int] = Field(default_factory=dict)
+    backoff: dict[str, dict[str, float]] = Field(default_factory=dict)
+    running_batches: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SchedulerEvent(_Model):
+    At: str = ""
+    Kind: str = ""
+    BatchId: str = ""
+    RouteId: str = ""
+    Lineage: str = ""
+    Feature: str = ""
+    CandidateModel: str = ""
+    Provider: str = ""
+    PromptRef: str = ""
+    Comparisons: int = 0
+    ReservedUSD: float = 0.0
+    SpendUSD: float = 0.0
+    Message: str = ""
+    Detail: dict[str, Any] = Field(default_factory=dict)
+
+
 def add_service_options(parser: argparse.ArgumentParser) -> None:
     """The service options every API-backed command takes, spelled the same everywhere:
     ``--service-url`` (setting ``service_url``, ``TOKENPROOF_SERVICE_URL``) and ``--token`` (setting
@@ -665,6 +751,35 @@ class ServiceClient:
 
     def routing_savings(self, since: str = "30d") -> list[dict[str, Any]]:
         return list(self._json("GET", "/api/v1/routing/savings", params={"since": since}).get("routes", []))
+
+    # the proof scheduler (/api/v1/scheduler)
+    def scheduler_status(self, refresh: bool = False) -> SchedulerStatus:
+        params = {"refresh": "true"} if refresh else None
+        return SchedulerStatus.model_validate(self._json("GET", "/api/v1/scheduler", params=params))
+
+    def scheduler_events(self, kind: str = "", route_id: str = "", limit: int = 100) -> list[SchedulerEvent]:
+        params = _clean({"kind": kind or None, "route_id": route_id or None, "limit": limit})
+        return [SchedulerEvent.model_validate(e) for e in self._json("GET", "/api/v1/scheduler/events",
+                                                                     params=params).get("events", [])]
+
+    def scheduler_policy(self) -> dict[str, Any]:
+        """``{"policy": effective, "overrides": stored, "settings": from settings, "version": n}``."""
+        return self._json("GET", "/api/v1/scheduler/policy")
+
+    def set_scheduler_policy(self, set: dict[str, Any] | None = None, unset: list[str] | None = None,
+                             reason: str = "") -> dict[str, Any]:
+        body = {"set": set or {}, "unset": unset or [], "reason": reason}
+        return self._json("PUT", "/api/v1/scheduler/policy", body=body)
+
+    def pause_scheduler(self, reason: str = "") -> dict[str, Any]:
+        return self._json("POST", "/api/v1/scheduler/pause", body={"reason": reason})
+
+    def resume_scheduler(self, reason: str = "") -> dict[str, Any]:
+        return self._json("POST", "/api/v1/scheduler/resume", body={"reason": reason})
+
+    def run_scheduler_pass(self, timeout: float = 900.0) -> dict[str, Any]:
+        """One scheduler pass now, answered when it ends."""
+        return self._json("POST", "/api/v1/scheduler/run", timeout=timeout)
 
     def recommendations(self) -> Recommendations:
         return Recommendations.model_validate(self._json("GET", "/api/v1/recommendations"))

@@ -26,7 +26,7 @@ SELECT_CONTROL = "SELECT PolicyJson, PolicyVersion, Paused, Actor, Reason, Updat
 SELECT_GROUPS = f"SELECT {', '.join(GROUP_COLUMNS)} FROM scheduler_groups FINAL ORDER BY AdmittedAt"
 # Spend since a moment: settled batches at what they spent, unsettled ones at their reservation.
 SELECT_SPEND = """
-SELECT sum(if(finished > 0, spent, reserved)) FROM (
+SELECT sumIf(spent, finished > 0), sumIf(reserved, finished = 0) FROM (
     SELECT BatchId, maxIf(ReservedUSD, Kind = 'batch_started') AS reserved,
            countIf(Kind = 'batch_finished') AS finished, sumIf(SpendUSD, Kind = 'batch_finished') AS spent,
            minIf(At, Kind = 'batch_started') AS started
@@ -117,9 +117,12 @@ class Ledger:
             events.append(event)
         return events
 
-    def spend_since(self, since: dt.datetime) -> float:
+    def spend_since(self, since: dt.datetime) -> tuple[float, float]:
+        """(settled spend, reservations of unfinished batches) of batches started since ``since``."""
         rows = self.store.query_rows(SELECT_SPEND, {"since": since})
-        return float(rows[0][0] or 0.0) if rows else 0.0
+        if not rows:
+            return 0.0, 0.0
+        return float(rows[0][0] or 0.0), float(rows[0][1] or 0.0)
 
     def deferrals(self, route_id: str) -> dict[str, int]:
         return {ref: int(n) for ref, n in self.store.query_rows(SELECT_DEFERRALS, {"route": route_id})}

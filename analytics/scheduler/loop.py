@@ -223,8 +223,8 @@ class Scheduler:
         works, plans = plan(self.store, policy, admitted=admitted, scheduled=self.ledger.scheduled_routes(),
                             portfolio=settings.get("proof_portfolio_routes"))
         works = [w for w in works if not self._backing_off(w)]
-        day_left = policy.budget_day_usd - self.ledger.spend_since(day_start(now))
-        month_left = policy.budget_month_usd - self.ledger.spend_since(month_start(now))
+        day_left = policy.budget_day_usd - sum(self.ledger.spend_since(day_start(now)))
+        month_left = policy.budget_month_usd - sum(self.ledger.spend_since(month_start(now)))
         pool_left = min(day_left, month_left)
         if works and pool_left <= 0:
             which = "day" if day_left <= month_left else "month"

@@ -42,8 +42,8 @@ def status(scheduler, refresh: bool = False) -> dict[str, Any]:
     control = scheduler.control()
     policy = scheduler.policy()
     now = datetime.now(UTC).replace(tzinfo=None)
-    day_spent = scheduler.ledger.spend_since(day_start(now))
-    month_spent = scheduler.ledger.spend_since(month_start(now))
+    day_spent, day_reserved = scheduler.ledger.spend_since(day_start(now))
+    month_spent, month_reserved = scheduler.ledger.spend_since(month_start(now))
     admitted = scheduler.ledger.groups()
     portfolio = settings.get("proof_portfolio_routes")
     groups = (scheduler.last_pass or {}).get("groups")
@@ -52,6 +52,10 @@ def status(scheduler, refresh: bool = False) -> dict[str, Any]:
                         scheduled=scheduler.ledger.scheduled_routes(), portfolio=portfolio)
         groups = [p.to_dict() for p in plans]
     routes = _routes(scheduler)
+    finished = {r["route_id"]: r["status"] for r in routes if r.get("status") not in {"testing", "starting"}}
+    for group in groups:  # a route that decided after the last pass planned
+        if group.get("route_id") in finished and group.get("state") == "testing":
+            group["state"], group["reason"] = "done", f"its route decided {finished[group['route_id']]}"
     next_in = None if scheduler.next_pass_at is None else round(max(0.0, scheduler.next_pass_at - time.time()), 1)
     return {
         "paused": control["paused"], "paused_by": control["actor"], "reason": control["reason"],
@@ -61,9 +65,11 @@ def status(scheduler, refresh: bool = False) -> dict[str, Any]:
         "last_pass": {k: v for k, v in (scheduler.last_pass or {}).items() if k != "groups"} or None,
         "budgets": {
             "day": {"cap_usd": policy.budget_day_usd, "spent_usd": round(day_spent, 6),
-                    "left_usd": round(max(0.0, policy.budget_day_usd - day_spent), 6)},
+                    "reserved_usd": round(day_reserved, 6),
+                    "left_usd": round(max(0.0, policy.budget_day_usd - day_spent - day_reserved), 6)},
             "month": {"cap_usd": policy.budget_month_usd, "spent_usd": round(month_spent, 6),
-                      "left_usd": round(max(0.0, policy.budget_month_usd - month_spent), 6)},
+                      "reserved_usd": round(month_reserved, 6),
+                      "left_usd": round(max(0.0, policy.budget_month_usd - month_spent - month_reserved), 6)},
             "route_cap_usd": policy.budget_route_usd,
         },
         "alpha": {"family_alpha": policy.params.alpha, "portfolio_routes": portfolio, "groups_admitted": len(admitted),

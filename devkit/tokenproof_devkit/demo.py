@@ -6,7 +6,8 @@
 3. four weeks of history shaped like the app's request groups, through the same OTLP path, with one
    injected spend anomaly, so the charts and the seasonal anomaly detector have something to see;
 4. what a user sees: cost by feature, tier and customer, unpriced coverage, alerts, candidates;
-5. judged shadow runs of the top candidates as background jobs, their decisions and what they mean;
+5. the service's proof scheduler, given a policy and left alone: it mines the candidates, runs the
+   judged shadow comparisons on each group's captured prompts within its budgets, and decides;
 6. a proven route pushed as a canary, the app run again with part of its traffic moved, then the
    instant way back (rollback), with the audit log; a route without proof refused;
 7. an offline proof on a Batch API file (`tokenproof prove`) with its HTML report;
@@ -28,6 +29,7 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tokenproof.client import ServiceClient, ServiceError
 from tokenproof_devkit import history
@@ -50,6 +52,11 @@ BASELINE, CANDIDATE = "gpt-4o", "gpt-4o-mini"
 # The judge is of a third family: never the candidate's (gpt-4o-mini is of the baseline's family).
 JUDGE = "claude-opus-4-1"
 SHADOW_FEATURES = ("marketing-quiz", "math-tutor")
+# The scheduler's policy in the demo: both groups replay every captured prompt (the live run is small),
+# one candidate, a judge of a third family, budgets that a real team would set per day and per route.
+DEMO_POLICY = {"features": ",".join(SHADOW_FEATURES), "candidate_models": CANDIDATE, "judge": JUDGE,
+               "sample_rate": "1.0", "min_calls_per_day": "1", "budget_route_usd": "5",
+               "budget_day_usd": "20", "budget_month_usd": "100", "rate_limit_rpm": "60000"}
 BANNER = """\
 What you are looking at: every model answer below is a real answer recorded from GPT-4-1106-preview
 or Mixtral-8x7B (lm-sys/RouteLLM, Apache-2.0), replayed by a local server that speaks the OpenAI and
@@ -134,9 +141,13 @@ def run(name: str, args: argparse.Namespace) -> int:
 
         section("5. candidate routes mined from the stored traffic")
         _cli(env, "candidates")
-        section(f"   judged shadow runs: {BASELINE} -> {CANDIDATE} on each group's captured prompts (background jobs)")
-        for feature in SHADOW_FEATURES:
-            _shadow(client, env, feature, summary)
+        section("   the proof scheduler: a policy, then nobody types a command until it has decided")
+        _cli(env, "scheduler", "policy", *[f"--set={k}={v}" for k, v in DEMO_POLICY.items()],
+             "--reason", "demo policy: two features, one candidate, a third-family judge")
+        _cli(env, "scheduler", "resume", "--reason", "demo")
+        _await_decisions(client, summary)
+        _cli(env, "scheduler", "status")
+        _cli(env, "scheduler", "events", "--limit", "12")
         _cli(env, "recommendations")
 
         section("6. push what is proven as a canary; move traffic; roll back")
@@ -206,6 +217,10 @@ def _environment(provider: str, token: str, work: Path) -> dict[str, str]:
         # the service's drift monitor judges routed calls with a judge of a third family
         "TOKENPROOF_ROUTING_JUDGE_MODEL": JUDGE,
         "TOKENPROOF_ROUTING_MONITOR_INTERVAL_SECONDS": "5",
+        # the proof scheduler waits for the demo's policy (a fresh store starts it paused), then runs
+        # a pass every two seconds
+        "TOKENPROOF_SCHEDULER_START_PAUSED": "true",
+        "TOKENPROOF_SCHEDULER_INTERVAL_SECONDS": "2",
     })
     return env
 
@@ -232,26 +247,35 @@ def _group(client: ServiceClient, feature: str):
     return None
 
 
-def _shadow(client: ServiceClient, env: dict[str, str], feature: str, summary: dict) -> None:
-    group = _group(client, feature)
-    if group is None:
-        print(f"{feature}: no captured {BASELINE} traffic to replay")
-        return
-    job = client.start_shadow_run(BASELINE, CANDIDATE, service=group.service, feature=feature,
-                                  fingerprint=group.fingerprint, judge=JUDGE, budget_usd=5.0, limit=600)
-    bar = Progress(f"shadow run {feature}", total=1)
-    while job.running:
-        job = client.shadow_run(job.job_id, wait_s=1.0)
-        bar.update(int(job.progress.get("done", 0)), int(job.progress.get("total") or 1))
-    result = job.result
-    if result is None:
-        bar.done(f"{job.state}: {job.error}")
-        return
-    bar.done(f"{result.decision.upper()} after {result.n} comparisons")
-    _cli(env, "shadow-status", job.job_id)
-    entry = {"feature": feature, "decision": result.decision, "n": result.n, "route": result.route_id,
-             "meaning": result.meaning}
-    summary["proven" if result.decision == "switch" else "refused"].append(entry)
+def _await_decisions(client: ServiceClient, summary: dict, timeout: float = 600.0) -> None:
+    """Follow the scheduler (it runs by itself every few seconds) until each demo group has decided."""
+    started = time.monotonic()
+    finished: dict[str, Any] = {}
+    last_line, last_print = "", 0.0
+    while time.monotonic() - started < timeout:
+        status = client.scheduler_status()
+        routes = {r.feature: r for r in status.routes if r.feature in SHADOW_FEATURES}
+        finished = {f: r for f, r in routes.items() if r.status not in {"testing", "starting"}}
+        line = "; ".join(f"{f}: {r.status.upper() if f in finished else 'testing'}, {r.n} compared"
+                         for f, r in sorted(routes.items())) or "planning"
+        spent = status.budgets.get("day", {}).get("spent_usd", 0.0)
+        if (line != last_line and time.monotonic() - last_print > 5) or len(finished) == len(SHADOW_FEATURES):
+            print(f"  {time.monotonic() - started:4.0f} s  {line}  (${spent:.2f} of today's budget spent)", flush=True)
+            last_line, last_print = line, time.monotonic()
+        if len(finished) == len(SHADOW_FEATURES):
+            break
+        waiting = [g for g in status.groups if g.feature in SHADOW_FEATURES and g.feature not in finished]
+        idle = status.last_pass is not None and not status.last_pass.get("batches") and not status.running_batches
+        if routes and idle and waiting and all(g.state == "waiting" for g in waiting):
+            print(f"  undecided so far: {'; '.join(f'{g.feature}: {g.reason}' for g in waiting)}\n"
+                  "  (the scheduler goes on as new traffic is captured; nothing unproven is pushed)", flush=True)
+            break
+        time.sleep(1.0)
+    meaning = client.recommendations().meaning
+    for feature, route in finished.items():
+        entry = {"feature": feature, "decision": route.status, "n": route.n, "route": route.route_id,
+                 "meaning": meaning}
+        summary["proven" if route.status == "switch" else "refused"].append(entry)
 
 
 def _push_proven(client: ServiceClient, summary: dict) -> str | None:

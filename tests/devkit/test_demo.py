@@ -25,7 +25,9 @@ def test_short_demo_runs_the_loop_to_its_summary(tmp_path):
     for step in ("1. local provider", "2. example app", "3. 2 days of history", "4. where the money goes",
                  "5. candidate routes", "6. push what is proven", "summary"):
         assert step in text, step
-    assert "shadow run marketing-quiz" in text and "shadow run math-tutor" in text
+    # the service's scheduler, not a hand-typed shadow command, runs the judged comparisons
+    assert "the proof scheduler" in text and "scheduler: running" in text
+    assert "marketing-quiz: " in text and "math-tutor: " in text
     assert "SWITCH means:" in text  # every decision comes with what it means
     # nothing unproven moves: either a proven canary was pushed, or nothing was
     assert "pushed rt_" in text or "nothing is proven, so nothing is pushed" in text

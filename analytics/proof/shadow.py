@@ -74,14 +74,19 @@ class ShadowSpec:
     seed: int = 0
     tolerate_fence: bool = False
     portfolio: int | None = None  # routes the family-wise alpha is divided by (None = proof_portfolio_routes)
+    group_share: float | None = None  # the group's alpha share, spent as a series over its versions (the scheduler's)
 
     @property
     def match(self) -> dict:
         return {"service": self.service, "feature": self.feature, "fingerprint": self.fingerprint}
 
 
-def route_alpha(params: Params, version: int, portfolio: int | None = None) -> float:
-    """The alpha a route version spends (group series, then portfolio Bonferroni)."""
+def route_alpha(params: Params, version: int, portfolio: int | None = None,
+                group_share: float | None = None) -> float:
+    """The alpha a route version spends (group series, then portfolio Bonferroni); with
+    ``group_share``, the series over that share (already divided across the portfolio)."""
+    if group_share is not None:
+        return group_alpha(group_share, version)
     routes = settings.get("proof_portfolio_routes") if portfolio is None else portfolio
     return alpha_spending(routes, group_alpha(params.alpha, version))
 
@@ -129,7 +134,7 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     existing = proof_store.get_route(store, rid)
     version = existing["Version"] if existing else proof_store.next_version(store, lineage, rid)
     alpha = float(json.loads(existing["ParamsJson"]).get("alpha_spent", spec.params.alpha)) if existing \
-        else route_alpha(spec.params, version, spec.portfolio)
+        else route_alpha(spec.params, version, spec.portfolio, spec.group_share)
     spent = float(existing["SpentUSD"]) if existing else 0.0
     spent_at_start = spent
     cap = float("inf") if spend_cap_usd is None else spend_cap_usd

@@ -235,7 +235,8 @@ class Scheduler:
         if works:
             each = pool_left / len(works)
             with ThreadPoolExecutor(max_workers=len(works), thread_name_prefix="tokenproof-scheduler-batch") as pool:
-                futures = [pool.submit(self._batch, work, policy, control["policy_version"], each) for work in works]
+                futures = [pool.submit(self._batch, work, policy, control["policy_version"], each,
+                                       admitted.get(work.lineage)) for work in works]
                 batches = [f.result() for f in futures]
         self.ledger.event("pass", f"{len(batches)} batches", comparisons=sum(b.get("new_comparisons", 0) for b in batches),
                           spend_usd=sum(b.get("spent_usd", 0.0) for b in batches),
@@ -245,7 +246,8 @@ class Scheduler:
     def _backing_off(self, work: Work) -> bool:
         return any(self.backoff.waiting(provider_of(m)) > 0 for m in (work.candidate.model, work.judge))
 
-    def _batch(self, work: Work, policy: Policy, policy_version: int, pool_share: float) -> dict[str, Any]:
+    def _batch(self, work: Work, policy: Policy, policy_version: int, pool_share: float,
+               admission: dict[str, Any] | None) -> dict[str, Any]:
         route = proof_store.get_route(self.store, work.route_id)
         route_left = policy.budget_route_usd - (float(route["SpentUSD"]) if route else 0.0)
         cap = max(0.0, min(pool_share, route_left))
@@ -254,12 +256,15 @@ class Scheduler:
         if route_left <= 0:
             self.ledger.event("budget_stop", "the route's budget is spent", **common)
             return {"route_id": work.route_id, "stop_reason": "route budget spent", "new_comparisons": 0}
+        share = float(admission["AlphaShare"]) if admission else \
+            policy.params.alpha / max(1, settings.get("proof_portfolio_routes"))
         if work.admit:
             self.ledger.admit(lineage=work.lineage, service=work.group.service, feature=work.group.feature,
                               fingerprint=work.group.fingerprint, baseline=work.group.baseline_model,
-                              alpha_share=policy.params.alpha / max(1, settings.get("proof_portfolio_routes")),
-                              portfolio=settings.get("proof_portfolio_routes"), policy_version=policy_version)
-            self.ledger.event("admitted", "request group admitted to testing", **common)
+                              alpha_share=share, portfolio=settings.get("proof_portfolio_routes"),
+                              policy_version=policy_version)
+            self.ledger.event("admitted", f"request group admitted to testing with alpha share {share:.4g}",
+                              **common)
         if route is None:
             self.ledger.event("route_started", f"{work.group.baseline_model} -> {work.candidate.model}, judge {work.judge}",
                               **common, detail={"value": work.value, "params": policy.params.model_dump(),
@@ -270,7 +275,7 @@ class Scheduler:
                           **common)
         self.running_batches[batch_id] = {**common, "quota": work.quota, "cap_usd": round(cap, 6)}
         try:
-            result = self._run(work, policy, cap)
+            result = self._run(work, policy, cap, share)
         except Exception as exc:
             self.ledger.event("batch_finished", f"failed: {type(exc).__name__}: {exc}", batch_id=batch_id,
                               spend_usd=cap, **common)  # what it spent is unknown: its reservation stands
@@ -287,7 +292,7 @@ class Scheduler:
                                                                      "feature": work.group.feature,
                                                                      "candidate": work.candidate.model}
 
-    def _run(self, work: Work, policy: Policy, cap: float) -> dict[str, Any]:
+    def _run(self, work: Work, policy: Policy, cap: float, share: float) -> dict[str, Any]:
         replayer = endpoints.replayer(policy.endpoint, feature=work.group.feature or None)
         replayer.before_call = lambda model: self.limiter.acquire(provider_of(model), policy.rpm(provider_of(model)),
                                                                   self._cancel)
@@ -297,7 +302,7 @@ class Scheduler:
                           service=work.group.service, feature=work.group.feature, fingerprint=work.group.fingerprint,
                           judge=work.judge, budget_usd=policy.budget_route_usd, limit=work.quota,
                           params=policy.params.params(), endpoint=policy.endpoint,
-                          seed=int(work.route_id[2:10], 16), portfolio=settings.get("proof_portfolio_routes"))
+                          seed=int(work.route_id[2:10], 16), group_share=share)
         return run_shadow(self.store, spec, replayer, cancel=self._cancel, spend_cap_usd=cap, reserve=True,
                           defer_provider_failures=True, store_anyway=store_anyway)
 

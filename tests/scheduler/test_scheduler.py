@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from tokenproof.analytics.proof import store as proof_store
 from tokenproof.collector.testing import ServiceThread
@@ -179,3 +180,29 @@ def test_policy_writes_need_the_token_and_a_bad_value_changes_nothing(store):
     kinds = [e["Kind"] for e in events]
     assert kinds.count("refused") == 6 and kinds.count("policy_changed") == 1
     assert next(e for e in events if e["Kind"] == "policy_changed")["Detail"]["actor"] == "alice"
+
+
+def test_alpha_portfolio_and_quiet_hours_hold_groups_back(store, endpoints, monkeypatch):
+    import datetime as dt
+
+    seed_traffic(store, per_feature=30)
+    monkeypatch.setenv("TOKENPROOF_PROOF_PORTFOLIO_ROUTES", "1")  # the whole alpha goes to the first group
+    service = ServiceThread(store, api_token=TOKEN)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        window = f"{(now - dt.timedelta(hours=1)):%H}:00-{(now + dt.timedelta(hours=1)):%H}:59"
+        _set_policy(service.url, **demo_policy(batch_size=5, quiet_hours=[window]))
+        assert _post(service.url, "/api/v1/scheduler/run").json()["skipped"].startswith("quiet hours")
+        _set_policy(service.url, quiet_hours=[])
+        result = _post(service.url, "/api/v1/scheduler/run").json()
+        status = _get(service.url, "/api/v1/scheduler", refresh="true")
+    finally:
+        service.stop()
+    assert len(result["batches"]) == 1  # one group admitted; the other would overfill the family's alpha
+    states = {g["feature"]: g["state"] for g in status["groups"]}
+    assert sorted(states.values()) == ["portfolio full", "testing"]
+    assert status["alpha"]["groups_admitted"] == 1 and status["alpha"]["allotted"] == pytest.approx(0.05)
+    (route,) = proof_store.list_routes(store)
+    import json
+
+    assert json.loads(route["ParamsJson"])["alpha_spent"] == pytest.approx(0.05 * 6 / 3.141592653589793 ** 2)

@@ -147,8 +147,9 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     calibration = json.loads(existing["ParamsJson"]).get("calibration") if existing else None
     if calibration is None and uploaded is None and not evidence.records:
         share = min(budget - spent, cap) / 2
-        calibration = _calibrate(store, spec, replayer, judge, spec.params, budget_usd=share, reserve=reserve)
-        spent += calibration["spend_usd"] if calibration else 0.0
+        calibration, calibration_spend = _calibrate(store, spec, replayer, judge, spec.params, budget_usd=share,
+                                                    reserve=reserve)
+        spent += calibration_spend
     reason = uninformative_reason(calibration, spec.params)
     if reason:
         evidence.mark_uninformative(reason)
@@ -245,13 +246,13 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
 
 
 def _calibrate(store, spec: ShadowSpec, replayer: Replayer, judge: str, params, budget_usd: float,
-               reserve: bool = False) -> dict | None:
+               reserve: bool = False) -> tuple[dict | None, float]:
     """The judge's noise floor on this group: the baseline answer recorded in production against an
     independent replay of the baseline (its own sampling settings), judged in both orders. It spends at
     most ``budget_usd`` (half of what the route has left), so the comparisons keep their share."""
     pairs = settings.get("proof_shadow_calibration")
     if pairs <= 0:
-        return None
+        return None, 0.0
     prompts = proof_store.captured_prompts(store, service=spec.service, feature=spec.feature,
                                            fingerprint=spec.fingerprint, baseline=spec.baseline,
                                            limit=3 * pairs, seed=spec.seed + 1,
@@ -259,22 +260,30 @@ def _calibrate(store, spec: ShadowSpec, replayer: Replayer, judge: str, params, 
     pipe = Pipeline(replayer=replayer, route="calibration", baseline_model=spec.baseline,
                     candidate_model=spec.baseline, judge_model=judge, capture=False)
     results: list = []
+    spend = 0.0  # every call made, a calibration given up on included
     for prompt in prompts:
         recorded = _recorded_baseline(prompt, spec)
         if recorded is None:
             continue
         if reserve:  # a replay of the baseline and the judge in both orders
             need = comparison_reservation(prompt, baseline=spec.baseline, candidate=spec.baseline, judge=judge)
-            if need is None or sum(r.spend_usd for r in results) + need > budget_usd:
+            if need is None or spend + need > budget_usd:
                 break
         replay = replayer.call(prompt["body"], spec.baseline, feature=spec.feature or None)
         if replay.error:
+            spend += replay.cost_usd or 0.0
+            if transient(replay.error):  # the provider is failing: calibrate when it is back
+                return None, spend
             continue
-        results.append(pipe.settle(prompt["body"], prompt["ref"], recorded, replay, None,
-                                   replayer.judge(judge, spec.feature or None)))
-        if len(results) >= pairs or sum(r.spend_usd for r in results) >= budget_usd:
+        settled = pipe.settle(prompt["body"], prompt["ref"], recorded, replay, None,
+                              replayer.judge(judge, spec.feature or None))
+        spend += settled.spend_usd
+        if provider_failure(settled):
+            return None, spend
+        results.append(settled)
+        if len(results) >= pairs or spend >= budget_usd:
             break
-    return calibration_summary(results, params) if results else None
+    return (calibration_summary(results, params) if results else None), spend
 
 
 def _recorded_baseline(prompt: dict, spec: ShadowSpec) -> Answer | None:

@@ -158,6 +158,29 @@ def test_provider_rate_limits_defer_the_prompt_and_back_off(store, monkeypatch):
     assert store.query_rows("SELECT count() FROM proof_comparisons")[0][0] == 0
 
 
+def test_a_prompt_that_keeps_failing_is_stored_against_the_candidate(store, monkeypatch):
+    """A provider that fails on the same prompt every time cannot keep it out of the evidence."""
+    from tokenproof_devkit.provider.testing import run_provider
+
+    from .conftest import point_at
+
+    seed_traffic(store, per_feature=40)
+    with run_provider(fault_rate=1.0, fault_status=503, retry_after_s=0) as failing:
+        point_at(monkeypatch, failing)
+        for restart in range(4):  # each restart forgets the in-memory back-off; the deferrals are stored
+            service = ServiceThread(store, api_token=TOKEN)
+            try:
+                if restart == 0:
+                    _set_policy(service.url, **demo_policy(features=["marketing-quiz"], max_deferrals=3))
+                (batch,) = _post(service.url, "/api/v1/scheduler/run").json()["batches"]
+            finally:
+                service.stop()
+            assert batch["stop_reason"] == "provider failure (deferred)"
+    (route,) = proof_store.list_routes(store)
+    stored = proof_store.load_comparisons(store, route["RouteId"])
+    assert [(c["outcome"], c["error_kind"]) for c in stored] == [("loss", "candidate_failed")]
+
+
 def test_policy_writes_need_the_token_and_a_bad_value_changes_nothing(store):
     service = ServiceThread(store, api_token=TOKEN)
     try:

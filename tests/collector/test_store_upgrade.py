@@ -29,7 +29,8 @@ def test_each_area_keeps_its_sql_beside_its_code():
     areas = {ep.name: ep.value for ep in entry_points(group=MIGRATIONS_GROUP)}
     assert areas == {"collector": "tokenproof.collector.migrations", "analytics": "tokenproof.analytics.migrations",
                      "proof": "tokenproof.analytics.proof.migrations",
-                     "routing": "tokenproof.analytics.routing.migrations"}
+                     "routing": "tokenproof.analytics.routing.migrations",
+                     "scheduler": "tokenproof.analytics.scheduler.migrations"}
     by_area: dict[str, list[int]] = {}
     for m in load_migrations():
         by_area.setdefault(m.source, []).append(m.version)
@@ -37,10 +38,12 @@ def test_each_area_keeps_its_sql_beside_its_code():
     assert all(100 <= v < 200 for v in by_area["analytics"])
     assert all(200 <= v < 300 for v in by_area["proof"])
     assert all(300 <= v < 400 for v in by_area["routing"])
+    assert all(400 <= v < 500 for v in by_area["scheduler"])
     assert sorted((ROOT / "analytics" / "migrations").glob("01*.sql"))
     assert sorted((ROOT / "analytics" / "proof" / "migrations").glob("02*.sql"))
     assert sorted((ROOT / "analytics" / "routing" / "migrations").glob("03*.sql"))
-    assert not list((ROOT / "collector" / "migrations").glob("0[123]*.sql"))
+    assert sorted((ROOT / "analytics" / "scheduler" / "migrations").glob("04*.sql"))
+    assert not list((ROOT / "collector" / "migrations").glob("0[1234]*.sql"))
 
 
 def test_runner_never_imports_analytics():

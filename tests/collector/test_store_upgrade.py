@@ -53,7 +53,8 @@ def test_runner_never_imports_analytics():
     # only the docstring-only package markers of the folders holding the SQL files
     assert out.stdout.strip() == str(["tokenproof.analytics", "tokenproof.analytics.migrations",
                                       "tokenproof.analytics.proof", "tokenproof.analytics.proof.migrations",
-                                      "tokenproof.analytics.routing", "tokenproof.analytics.routing.migrations"])
+                                      "tokenproof.analytics.routing", "tokenproof.analytics.routing.migrations",
+                                      "tokenproof.analytics.scheduler", "tokenproof.analytics.scheduler.migrations"])
 
 
 def test_two_areas_claiming_one_version_are_refused(tmp_path):

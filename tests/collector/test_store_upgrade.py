@@ -29,7 +29,8 @@ def test_each_area_keeps_its_sql_beside_its_code():
     areas = {ep.name: ep.value for ep in entry_points(group=MIGRATIONS_GROUP)}
     assert areas == {"collector": "tokenproof.collector.migrations", "analytics": "tokenproof.analytics.migrations",
                      "proof": "tokenproof.analytics.proof.migrations",
-                     "routing": "tokenproof.analytics.routing.migrations"}
+                     "routing": "tokenproof.analytics.routing.migrations",
+                     "scheduler": "tokenproof.analytics.scheduler.migrations"}
     by_area: dict[str, list[int]] = {}
     for m in load_migrations():
         by_area.setdefault(m.source, []).append(m.version)
@@ -50,7 +51,8 @@ def test_runner_never_imports_analytics():
     # only the docstring-only package markers of the folders holding the SQL files
     assert out.stdout.strip() == str(["tokenproof.analytics", "tokenproof.analytics.migrations",
                                       "tokenproof.analytics.proof", "tokenproof.analytics.proof.migrations",
-                                      "tokenproof.analytics.routing", "tokenproof.analytics.routing.migrations"])
+                                      "tokenproof.analytics.routing", "tokenproof.analytics.routing.migrations",
+                                      "tokenproof.analytics.scheduler", "tokenproof.analytics.scheduler.migrations"])
 
 
 def test_two_areas_claiming_one_version_are_refused(tmp_path):

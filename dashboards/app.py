@@ -20,5 +20,6 @@ page = st.navigation([
     st.Page(PAGES / "alerts.py", title="Alerts and budgets"),
     st.Page(PAGES / "recommendations.py", title="Recommendations"),
     st.Page(PAGES / "routes.py", title="Routes"),
+    st.Page(PAGES / "scheduler.py", title="Scheduler"),
 ])
 page.run()

@@ -37,6 +37,7 @@ from tokenproof.client import (
     RequestGroup,
     RouteComparisons,
     RouteState,
+    SchedulerStatus,
     ServiceClient,
     ServiceError,
     ShadowJob,
@@ -65,9 +66,11 @@ __all__ = [
     "movers",
     "outcomes_frame",
     "overview",
+    "pause_scheduler",
     "push_route",
     "recommendations",
     "resolve_alert",
+    "resume_scheduler",
     "route_action",
     "route_comparisons",
     "routes",
@@ -77,6 +80,12 @@ __all__ = [
     "routing_routes",
     "routing_savings",
     "sample_calls",
+    "scheduler",
+    "scheduler_budgets",
+    "scheduler_events",
+    "scheduler_frames",
+    "scheduler_status",
+    "scheduler_switch",
     "service_url",
     "set_budget",
     "shadow_run",
@@ -90,6 +99,7 @@ TTL_SECONDS = 10
 # State changes of a pushed route (path suffix on /api/v1/routing/routes/{route_id}/...)
 ROUTE_ACTIONS = ("canary", "pause", "rollback")
 ROUTING_PATH = "/api/v1/routing/routes"
+SCHEDULER_PATH = "/api/v1/scheduler"
 
 
 def service_url() -> str:
@@ -273,6 +283,59 @@ def routing_savings(url: str, token: str, since: str = "30d") -> dict[str, dict[
     return {str(r.get("route_id")): r for r in _scoped(url, token).routing_savings(since)}
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def scheduler(url: str) -> bool:
+    """Whether the service runs the proof scheduler (its API lists ``/api/v1/scheduler``)."""
+    return SCHEDULER_PATH in _reader(url).paths()
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def scheduler_status(url: str) -> SchedulerStatus:
+    return _reader(url).scheduler_status()
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def scheduler_events(url: str, kind: str = "", limit: int = 100) -> pd.DataFrame:
+    """The scheduler's event log, newest first, as a table."""
+    columns = ["at", "kind", "feature", "candidate", "comparisons", "spend_usd", "message", "route_id"]
+    rows = [{"at": e.At, "kind": e.Kind, "feature": e.Feature, "candidate": e.CandidateModel,
+             "comparisons": e.Comparisons, "spend_usd": e.SpendUSD or e.ReservedUSD, "message": e.Message,
+             "route_id": e.RouteId} for e in _reader(url).scheduler_events(kind=kind, limit=limit)]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    return frame
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def scheduler_switch(url: str, paused: bool) -> dict[str, str]:
+    """Who last paused (or resumed) the scheduler, why and when, from its event log ({} if nobody did).
+
+    The status's ``paused_by`` / ``reason`` belong to the last control write, a policy change too."""
+    events = _reader(url).scheduler_events(kind="paused" if paused else "resumed", limit=1)
+    if not events:
+        return {}
+    return {"actor": str(events[0].Detail.get("actor", "")), "reason": events[0].Message, "at": events[0].At}
+
+
+def scheduler_budgets(state: SchedulerStatus) -> list[tuple[str, float, float]]:
+    """The day's and the month's shadow budget: (label, spent USD, cap USD)."""
+    return [(label, float(state.budgets.get(key, {}).get("spent_usd", 0.0)),
+             float(state.budgets.get(key, {}).get("cap_usd", 0.0)))
+            for key, label in (("day", "Today (UTC)"), ("month", "This month (UTC)"))]
+
+
+def scheduler_frames(state: SchedulerStatus) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The groups the scheduler planned (state and reason) and the routes it started (status, n, spend)."""
+    group_cols = ["state", "service", "feature", "fingerprint", "baseline", "candidate", "reason", "quota",
+                  "projected_monthly_saving_usd", "candidates_done"]
+    groups = pd.DataFrame([{c: ", ".join(g.candidates_done) if c == "candidates_done" else getattr(g, c)
+                            for c in group_cols} for g in state.groups], columns=group_cols)
+    route_cols = ["route_id", "version", "feature", "baseline", "candidate", "judge", "status", "n", "wins", "ties",
+                  "losses", "unresolved", "route_spent_usd", "budget_usd", "scheduler_batches", "scheduler_deferred"]
+    routes = pd.DataFrame([{c: getattr(r, c) for c in route_cols} for r in state.routes], columns=route_cols)
+    return groups, routes
+
+
 def monitor_frame(monitor: dict[str, Any] | None) -> pd.DataFrame:
     """The drift monitor's two CUSUM detectors: statistic, alarm threshold and observations each.
 
@@ -393,6 +456,14 @@ def start_shadow_run(url: str, token: str, group: RequestGroup, candidate: str, 
 def shadow_run(url: str, job_id: str) -> ShadowJob:
     """A background shadow run's progress (not cached: the page polls it)."""
     return _reader(url).shadow_run(job_id)
+
+
+def pause_scheduler(url: str, token: str, reason: str = "") -> dict[str, Any]:
+    return _written(_writer(url, token).pause_scheduler(reason or "paused from the dashboard"))
+
+
+def resume_scheduler(url: str, token: str, reason: str = "") -> dict[str, Any]:
+    return _written(_writer(url, token).resume_scheduler(reason or "resumed from the dashboard"))
 
 
 def monthly_volume(url: str, match: dict[str, Any], baseline: str) -> float | None:

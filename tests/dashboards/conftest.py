@@ -43,10 +43,12 @@ class Service:
     proc: subprocess.Popen
 
 
-def _serve(data_dir, proof_base_url: str = "") -> Service:
+def _serve(data_dir, proof_base_url: str = "", **extra_env: str) -> Service:
+    # the proof scheduler's loop is off: its passes would start shadow runs the pages' tests count
     env = {**os.environ, "TOKENPROOF_API_TOKEN": TOKEN, "TOKENPROOF_ALERT_EVAL_INTERVAL_MINUTES": "0",
            "TOKENPROOF_PROOF_SHADOW_SAMPLE_RATE": "0.5", "TOKENPROOF_PROOF_BASE_URL": proof_base_url,
-           "TOKENPROOF_ROUTING_MONITOR_INTERVAL_SECONDS": "1"}  # the drift monitor sees a pushed route at once
+           "TOKENPROOF_ROUTING_MONITOR_INTERVAL_SECONDS": "1",  # the drift monitor sees a pushed route at once
+           "TOKENPROOF_SCHEDULER_INTERVAL_SECONDS": "0", **extra_env}
     proc = subprocess.Popen([sys.executable, "-m", "tokenproof.cli", "serve", "--host", "127.0.0.1", "--port", "0",
                              "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env=env)
@@ -93,14 +95,12 @@ def _attrs(feature, model, cost, *, tier="pro", customer="acme", traffic=None, r
     return attrs
 
 
+HOUR_NS = 3600 * 10**9
+
+
 def seed(url: str) -> None:
     """Six days of traffic through the OTLP exporter (timestamps in the past)."""
-    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url + "/v1/traces"),
-                                                   max_export_batch_size=100))
-    tracer = provider.get_tracer("dashboard-tests")
-    now = time.time_ns() - 120 * 10**9
-    hour = 3600 * 10**9
+    hour = HOUR_NS
     math = [r for r in get_corpus().records if r.feature == "mmlu:high_school_mathematics"][:90]
     plan = [(i * 7 * hour, _attrs("summarize", "gpt-4o", 0.25, customer="acme" if i % 2 else "globex"))
             for i in range(20)]
@@ -108,6 +108,16 @@ def seed(url: str) -> None:
     plan += [(i * hour, _attrs("math-tutor", GPT4, 0.01, record=r, fingerprint="fp-math")) for i, r in enumerate(math)]
     plan += [(i * 3 * hour, _attrs("private", "acme-private-llm", None)) for i in range(UNPRICED_CALLS)]
     plan += [(i * hour, _attrs("chat", "gpt-4o", 0.5, traffic=sc.TRAFFIC_SHADOW)) for i in range(4)]
+    export(url, plan)
+
+
+def export(url: str, plan: list[tuple[int, dict]]) -> None:
+    """Send (nanoseconds ago, attributes) spans through the OTLP exporter; return once all are stored."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url + "/v1/traces"),
+                                                   max_export_batch_size=100))
+    tracer = provider.get_tracer("dashboard-tests")
+    now = time.time_ns() - 120 * 10**9
     for ago, attrs in plan:
         start = now - ago
         span = tracer.start_span(f"chat {attrs[sc.GEN_AI_REQUEST_MODEL]}", kind=SpanKind.CLIENT, start_time=start,

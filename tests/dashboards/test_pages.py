@@ -207,7 +207,7 @@ def test_routes_page_shows_pushed_routes_and_rolls_back(seeded_service, provider
     assert not [b for b in at.button if b.key == f"rollback-{route.id}"]
 
 
-@pytest.mark.parametrize("page", ["overview", "attribution", "alerts", "recommendations", "routes"])
+@pytest.mark.parametrize("page", ["overview", "attribution", "alerts", "recommendations", "routes", "scheduler"])
 def test_every_page_has_an_empty_state_on_a_new_install(empty_service, monkeypatch, page):
     at = _page(page, empty_service, monkeypatch)
     assert at.info, f"{page}: no empty-state message"

@@ -132,7 +132,7 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     lineage = lineage_id(spec.match)
     budget = spec.budget_usd if spec.budget_usd is not None else settings.get("proof_shadow_budget_usd")
     existing = proof_store.get_route(store, rid)
-    version = existing["Version"] if existing else proof_store.next_version(store, lineage, rid)
+    version = existing["Version"] if existing else _claim_version(store, lineage, rid)
     alpha = float(json.loads(existing["ParamsJson"]).get("alpha_spent", spec.params.alpha)) if existing \
         else route_alpha(spec.params, version, spec.portfolio, spec.group_share)
     spent = float(existing["SpentUSD"]) if existing else 0.0
@@ -145,10 +145,11 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
                     judge_model=judge, capture=capture, feature=spec.feature or None,
                     candidate_system_prompt=spec.candidate_system_prompt, tolerate_fence=spec.tolerate_fence)
     calibration = json.loads(existing["ParamsJson"]).get("calibration") if existing else None
+    blocked = None  # why no comparison may start yet (the judge is not calibrated)
     if calibration is None and uploaded is None and not evidence.records:
-        share = min(budget - spent, cap) / 2
-        calibration, calibration_spend = _calibrate(store, spec, replayer, judge, spec.params, budget_usd=share,
-                                                    reserve=reserve)
+        share = min((budget - spent) / 2, cap)  # at most half of what the route has left
+        calibration, calibration_spend, blocked = _calibrate(store, spec, replayer, judge, spec.params,
+                                                             budget_usd=share, reserve=reserve)
         spent += calibration_spend
     reason = uninformative_reason(calibration, spec.params)
     if reason:
@@ -156,10 +157,14 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     for record in evidence.records:  # the degenerate gate remembers this route's earlier answers
         pipe.degenerate.check(record["prompt_ref"], record.get("candidate_output") or "", record.get("baseline_output") or "")
     new = 0
-    stop_reason = "decided" if evidence.decided else None
+    stop_reason = "decided" if evidence.decided else blocked
+    deferred = None
+    if blocked and blocked.startswith(CALIBRATION_FAILED):
+        deferred = {"prompt_ref": "", "request_ref": "", "error": blocked.partition(": ")[2],
+                    "error_kind": "calibration_failed"}
+        stop_reason = CALIBRATION_FAILED
     unpriced = 0
     duplicates = 0
-    deferred = None
     largest = largest_comparison_usd(evidence.records)
     if stop_reason is None:
         if uploaded is not None:
@@ -236,7 +241,10 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     }
     if existing:
         row["CreatedAt"] = existing["CreatedAt"]
-    proof_store.save_route(store, row)
+    try:
+        proof_store.save_route(store, row)
+    finally:
+        _release_version(lineage, rid)
     return {"route_id": rid, "version": version, "judge": judge, "status": status, "stop_reason": stop_reason,
             "new_comparisons": new, "spent_usd": round(spent, 6), "budget_usd": budget, "sample_seed": spec.seed,
             "run_spent_usd": round(spent - spent_at_start, 6), "deferred": deferred,
@@ -245,14 +253,35 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
             **{k: v for k, v in summary.items() if k != "trajectory"}}
 
 
+CALIBRATION_FAILED = "provider failure while calibrating the judge"
+_CLAIMED: dict[str, dict[str, int]] = {}  # lineage -> route id -> version handed out by this process
+_CLAIM_LOCK = threading.Lock()
+
+
+def _claim_version(store, lineage: str, rid: str) -> int:
+    """The next version number of a new route in ``lineage``; two runs started at once in one
+    process never get the same number (the route row is written only when a run ends, and the
+    claim is released then)."""
+    with _CLAIM_LOCK:
+        claimed = _CLAIMED.setdefault(lineage, {})
+        if rid not in claimed:
+            claimed[rid] = max([proof_store.next_version(store, lineage, rid), *[v + 1 for v in claimed.values()]])
+        return claimed[rid]
+
+
+def _release_version(lineage: str, rid: str) -> None:
+    with _CLAIM_LOCK:
+        _CLAIMED.get(lineage, {}).pop(rid, None)
+
+
 def _calibrate(store, spec: ShadowSpec, replayer: Replayer, judge: str, params, budget_usd: float,
-               reserve: bool = False) -> tuple[dict | None, float]:
+               reserve: bool = False) -> tuple[dict | None, float, str | None]:
     """The judge's noise floor on this group: the baseline answer recorded in production against an
     independent replay of the baseline (its own sampling settings), judged in both orders. It spends at
     most ``budget_usd`` (half of what the route has left), so the comparisons keep their share."""
     pairs = settings.get("proof_shadow_calibration")
     if pairs <= 0:
-        return None, 0.0
+        return None, 0.0, None
     prompts = proof_store.captured_prompts(store, service=spec.service, feature=spec.feature,
                                            fingerprint=spec.fingerprint, baseline=spec.baseline,
                                            limit=3 * pairs, seed=spec.seed + 1,
@@ -261,29 +290,43 @@ def _calibrate(store, spec: ShadowSpec, replayer: Replayer, judge: str, params, 
                     candidate_model=spec.baseline, judge_model=judge, capture=False)
     results: list = []
     spend = 0.0  # every call made, a calibration given up on included
+    failures: list[str] = []  # provider failures in a row: one prompt is skipped, two mean an outage
     for prompt in prompts:
         recorded = _recorded_baseline(prompt, spec)
         if recorded is None:
             continue
         if reserve:  # a replay of the baseline and the judge in both orders
             need = comparison_reservation(prompt, baseline=spec.baseline, candidate=spec.baseline, judge=judge)
+            if not results and (need is None or pairs * need / 2 > budget_usd):
+                # too little to calibrate on every pair even at half the worst case (no judge retries):
+                # no comparison before the judge is calibrated
+                return None, spend, "spend cap too small to calibrate the judge first"
             if need is None or spend + need > budget_usd:
                 break
         replay = replayer.call(prompt["body"], spec.baseline, feature=spec.feature or None)
         if replay.error:
             spend += replay.cost_usd or 0.0
-            if transient(replay.error):  # the provider is failing: calibrate when it is back
-                return None, spend
+            if not transient(replay.error):
+                failures.clear()
+            if transient(replay.error):
+                failures.append(replay.error)
+                if len(failures) >= 2:  # the provider is failing: calibrate when it is back
+                    return None, spend, f"{CALIBRATION_FAILED}: {replay.error}"
             continue
         settled = pipe.settle(prompt["body"], prompt["ref"], recorded, replay, None,
                               replayer.judge(judge, spec.feature or None))
         spend += settled.spend_usd
-        if provider_failure(settled):
-            return None, spend
+        failure = provider_failure(settled)
+        if failure:
+            failures.append(failure)
+            if len(failures) >= 2:
+                return None, spend, f"{CALIBRATION_FAILED}: {failure}"
+            continue
+        failures.clear()
         results.append(settled)
         if len(results) >= pairs or spend >= budget_usd:
             break
-    return (calibration_summary(results, params) if results else None), spend
+    return (calibration_summary(results, params) if results else None), spend, None
 
 
 def _recorded_baseline(prompt: dict, spec: ShadowSpec) -> Answer | None:

@@ -126,6 +126,9 @@ class Scheduler:
         self.last_pass: dict[str, Any] | None = None
         self.next_pass_at: float | None = None
         self.running_batches: dict[str, dict[str, Any]] = {}
+        # route id -> the group's captured calls when its last batch found no fresh prompt (in memory:
+        # after a restart one batch finds out again, at no cost)
+        self.exhausted: dict[str, int] = {}
 
     # control -------------------------------------------------------------------------------------
     def control(self) -> dict[str, Any]:
@@ -151,8 +154,9 @@ class Scheduler:
                 overrides[key] = value
         policy = effective_policy(overrides)  # raises ValueError on a bad value
         version = control["policy_version"] + 1
+        # the row's actor and reason stay the pause switch's; who changed the policy is in its event
         self.ledger.set_control(overrides=overrides, policy_version=version, paused=control["paused"],
-                                actor=actor, reason=reason)
+                                actor=control["actor"], reason=control["reason"])
         self.ledger.event("policy_changed", reason, detail={"changes": changes, "version": version, "actor": actor})
         return policy
 
@@ -221,7 +225,7 @@ class Scheduler:
             return {"skipped": f"quiet hours {quiet} UTC", "batches": []}
         admitted = {g["Lineage"]: g for g in self.ledger.groups()}
         works, plans = plan(self.store, policy, admitted=admitted, scheduled=self.ledger.scheduled_routes(),
-                            portfolio=settings.get("proof_portfolio_routes"))
+                            portfolio=settings.get("proof_portfolio_routes"), exhausted=self.exhausted)
         works = [w for w in works if not self._backing_off(w)]
         day_left = policy.budget_day_usd - sum(self.ledger.spend_since(day_start(now)))
         month_left = policy.budget_month_usd - sum(self.ledger.spend_since(month_start(now)))
@@ -244,7 +248,8 @@ class Scheduler:
         return {"skipped": None, "batches": batches, "groups": [p.to_dict() for p in plans]}
 
     def _backing_off(self, work: Work) -> bool:
-        return any(self.backoff.waiting(provider_of(m)) > 0 for m in (work.candidate.model, work.judge))
+        models = (work.candidate.model, work.judge, work.group.baseline_model)
+        return any(self.backoff.waiting(provider_of(m)) > 0 for m in models)
 
     def _batch(self, work: Work, policy: Policy, policy_version: int, pool_share: float,
                admission: dict[str, Any] | None) -> dict[str, Any]:
@@ -286,6 +291,11 @@ class Scheduler:
                           comparisons=result["new_comparisons"], spend_usd=result["run_spent_usd"],
                           **common, detail={"status": result["status"], "n": result["n"],
                                             "decision": result["decision"]})
+        if result["stop_reason"] in {"prompts exhausted", "no captured prompts (enable content capture for this group)"} \
+                and result["new_comparisons"] < work.quota:
+            self.exhausted[work.route_id] = work.group.captured_calls
+        else:
+            self.exhausted.pop(work.route_id, None)
         self._after(work, policy, result, common)
         return {k: result.get(k) for k in ("route_id", "status", "decision", "stop_reason", "new_comparisons",
                                            "run_spent_usd", "n")} | {"spent_usd": result["run_spent_usd"],
@@ -310,19 +320,25 @@ class Scheduler:
         providers = {provider_of(work.candidate.model), provider_of(work.judge)}
         deferred = result.get("deferred")
         if deferred:
-            failing = provider_of(work.candidate.model) if result.get("deferred", {}).get("error_kind") == "candidate_failed" \
-                else provider_of(work.judge) if deferred.get("error_kind") == "judge_error" \
-                else provider_of(work.group.baseline_model)
-            delay = self.backoff.fail(failing)
+            kind = deferred.get("error_kind")
+            failing = {provider_of(work.candidate.model)} if kind == "candidate_failed" \
+                else {provider_of(work.judge)} if kind == "judge_error" \
+                else {provider_of(work.group.baseline_model), provider_of(work.judge)} if kind == "calibration_failed" \
+                else {provider_of(work.group.baseline_model)}
+            names = ", ".join(sorted(failing))
             self.ledger.event("deferred", deferred["error"][:500], prompt_ref=deferred["prompt_ref"],
-                              **{**common, "provider": failing}, detail=deferred)
-            self.ledger.event("backoff", f"{failing}: retry in {delay:.0f} s", **{**common, "provider": failing},
-                              detail={"retry_in_s": round(delay, 1)})
+                              **{**common, "provider": names}, detail=deferred)
+            for provider in sorted(failing):
+                delay = self.backoff.fail(provider)
+                self.ledger.event("backoff", f"{provider}: retry in {delay:.0f} s", **{**common, "provider": provider},
+                                  detail={"retry_in_s": round(delay, 1)})
         elif result["new_comparisons"]:
             for provider in providers:
                 self.backoff.ok(provider)
         status = result["status"]
-        if result["stop_reason"] in {"budget exhausted", "spend cap reached"} and status not in FINISHED - {"budget_exhausted"}:
+        stopped_by_budget = result["stop_reason"] in {"budget exhausted", "spend cap reached"} or \
+            str(result["stop_reason"]).startswith("spend cap too small")
+        if stopped_by_budget and status not in FINISHED - {"budget_exhausted"}:
             self.ledger.event("budget_stop", result["stop_reason"], **common, spend_usd=result["run_spent_usd"])
         if status in FINISHED - {"budget_exhausted"}:
             self.ledger.event("decision", f"{status.upper()} after {result['n']} comparisons", comparisons=result["n"],

@@ -10,13 +10,18 @@ candidate rules and sampling rate, then for each group:
   highest *value*, projected monthly saving / expected cost to a decision (expected comparisons x
   the reserved cost of one comparison for the group's token shape), is next. A candidate with a
   finished route of any version (switch, keep, uninformative, undecided, budget exhausted) is done;
-- **quota**: the route may have compared ``floor(sample_rate x captured calls in the window)``
-  prompts so far, so testing follows the group's new traffic at the sampling rate;
+- **quota**: within the sampling window (``proof_sample_days``) the route may compare
+  ``floor(sample_rate x captured calls in the window)`` prompts, so testing follows the group's new
+  traffic at the sampling rate; a route whose last batch found no fresh prompt waits until the group
+  has captured more calls;
+- **a proven group is done**: once a route of the group decided "switch", its other candidates are
+  not tested (the recommendation is there; a user can still run one by hand);
 - **alpha**: a group is admitted to testing once, with the share ``alpha / proof_portfolio_routes``
   of the family-wise alpha, and only while the shares of all admitted groups stay within alpha
   (docs/scheduler.md "Alpha"); the group's route versions then spend that share as a series.
 
-Groups are ranked by their best value; the first ``max_concurrent_routes`` with work run a batch.
+Groups with work are ranked by their best value and walked in that order: a group not yet admitted
+is admitted only while its share fits, and the first ``max_concurrent_routes`` run a batch.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ __all__ = ["FINISHED", "GroupPlan", "Work", "plan"]
 
 FINISHED = {"switch", "keep", "uninformative", "undecided", "budget_exhausted"}
 _EPS = 1e-12
+# comparisons of one route: all of them (its cap) and those of the sampling window (its quota)
+COMPARED_SQL = """
+SELECT count(), countIf(Timestamp >= now64(6) - toIntervalDay({days:UInt32}))
+FROM proof_comparisons WHERE RouteId = {route:String}
+"""
 
 
 @dataclass
@@ -104,11 +114,15 @@ def _value(group: RequestGroup, candidate: Candidate, judge: str) -> float:
     return candidate.projected_monthly_saving_usd / cost
 
 
-def plan(store, policy: Policy, *, admitted: dict[str, dict], scheduled: set[str],
-         portfolio: int) -> tuple[list[Work], list[GroupPlan]]:
-    """This pass's work (best first, at most ``max_concurrent_routes``) and every group's plan."""
+def plan(store, policy: Policy, *, admitted: dict[str, dict], scheduled: set[str], portfolio: int,
+         exhausted: dict[str, int] | None = None) -> tuple[list[Work], list[GroupPlan]]:
+    """This pass's work (best first, at most ``max_concurrent_routes``) and every group's plan.
+
+    ``exhausted``: route id -> the group's captured calls when a batch of it last found no fresh prompt."""
     params = policy.params.params()
-    groups = mine(store, days=settings.get("proof_sample_days"), limit=500, params=params, max_candidates=5,
+    days = settings.get("proof_sample_days")
+    exhausted = exhausted or {}
+    groups = mine(store, days=days, limit=500, params=params, max_candidates=5,
                   providers=policy.candidate_providers, models=policy.candidate_models,
                   sample_rate=policy.sample_rate)
     routes_by_lineage: dict[str, list[dict]] = {}
@@ -116,20 +130,25 @@ def plan(store, policy: Policy, *, admitted: dict[str, dict], scheduled: set[str
         routes_by_lineage.setdefault(route["Lineage"], []).append(route)
     share = params.alpha / max(1, portfolio)
     allotted = sum(float(g["AlphaShare"]) for g in admitted.values())
-    candidates: list[tuple[Work, GroupPlan]] = []
+    ready: list[tuple[Work, GroupPlan]] = []
     plans: list[GroupPlan] = []
     for group in groups:
         match = {"service": group.service, "feature": group.feature, "fingerprint": group.fingerprint}
         lineage = lineage_id(match)
         row = GroupPlan(group.service, group.feature, group.fingerprint, group.baseline_model, lineage, "not eligible")
+        plans.append(row)
         reason = _eligible(group, policy)
         if reason:
             row.reason = reason
-            plans.append(row)
             continue
         lineage_routes = routes_by_lineage.get(lineage, [])
         done = {r["CandidateModel"] for r in lineage_routes if r["Status"] in FINISHED}
         row.candidates_done = sorted(done)
+        switched = [r for r in lineage_routes if r["Status"] == "switch"]
+        if switched:
+            row.state, row.candidate, row.route_id = "done", switched[0]["CandidateModel"], switched[0]["RouteId"]
+            row.reason = f"proven: switch to {switched[0]['CandidateModel']} (see the recommendations)"
+            continue
         options = []
         for candidate in group.candidates:
             if candidate.model in done:
@@ -140,45 +159,41 @@ def plan(store, policy: Policy, *, admitted: dict[str, dict], scheduled: set[str
                 row.reason = str(exc)
                 continue
             rid = route_id(match, group.baseline_model, candidate.model, "", judge, params)
-            started = rid in scheduled
-            options.append((started, _value(group, candidate, judge), candidate, judge, rid))
+            options.append((rid in scheduled, _value(group, candidate, judge), candidate, judge, rid))
         if not options:
             row.state = "done" if done else "not eligible"
             row.reason = row.reason or ("every allowed candidate has a finished route" if done else "no candidate")
-            plans.append(row)
             continue
         options.sort(key=lambda o: (not o[0], -o[1]))  # a route already started continues first
-        started, value, candidate, judge, rid = options[0]
-        existing = next((r for r in lineage_routes if r["RouteId"] == rid), None)
-        compared = len(proof_store.load_comparisons(store, rid)) if existing else 0
-        quota = math.floor(policy.sample_rate * group.captured_calls + _EPS) - compared
-        quota = max(0, min(quota, policy.batch_size, params.n_max - compared))
+        _started, value, candidate, judge, rid = options[0]
+        total, in_window = store.query_rows(COMPARED_SQL, {"route": rid, "days": int(days)})[0]
+        allowed = math.floor(policy.sample_rate * group.captured_calls + _EPS)
+        quota = max(0, min(allowed - int(in_window), policy.batch_size, params.n_max - int(total)))
         row.candidate, row.route_id, row.value = candidate.model, rid, round(value, 4)
         row.projected_monthly_saving_usd = candidate.projected_monthly_saving_usd
         row.quota = quota
-        admit = lineage not in admitted
-        if admit and allotted + share > params.alpha + _EPS:
-            row.state, row.reason = "portfolio full", (
-                f"the {len(admitted)} admitted groups hold alpha {allotted:.4g} of {params.alpha:g}; raise "
-                "proof_portfolio_routes before admitting more (docs/scheduler.md \"Alpha\")")
-            plans.append(row)
+        if quota > 0 and exhausted.get(rid) == group.captured_calls:
+            quota = row.quota = 0
+            row.state, row.reason = "waiting", "every captured prompt is compared; waiting for new captured traffic"
             continue
         if quota <= 0:
             row.state = "waiting"
-            row.reason = (f"{compared} of {math.floor(policy.sample_rate * group.captured_calls + _EPS)} sampled "
-                          "prompts compared; waiting for new captured traffic")
-            plans.append(row)
+            row.reason = (f"{in_window} of the window's {allowed} sampled prompts compared; waiting for new "
+                          "captured traffic")
             continue
-        row.state = "testing"
-        work = Work(group, candidate, judge, lineage, rid, value, quota, admit)
-        candidates.append((work, row))
-        if admit:
-            allotted += share  # reserve the share now so two new groups cannot overfill the portfolio
-        plans.append(row)
-    candidates.sort(key=lambda pair: -pair[0].value)
-    chosen = [w for w, _ in candidates[: policy.max_concurrent_routes]]
-    for work, row in candidates[policy.max_concurrent_routes:]:
-        row.state, row.reason = "waiting", "other routes run first (max_concurrent_routes)"
+        ready.append((Work(group, candidate, judge, lineage, rid, value, quota, lineage not in admitted), row))
+    chosen: list[Work] = []
+    for work, row in sorted(ready, key=lambda pair: -pair[0].value):
+        if work.admit and allotted + share > params.alpha + _EPS:
+            row.state, row.reason = "portfolio full", (
+                f"the {len(admitted)} admitted groups hold alpha {allotted:.4g} of {params.alpha:g}; raise "
+                "proof_portfolio_routes before admitting more (docs/scheduler.md \"Alpha\")")
+            continue
+        if len(chosen) >= policy.max_concurrent_routes:
+            row.state, row.reason = "waiting", "other routes run first (max_concurrent_routes)"
+            continue
         if work.admit:
-            allotted -= share
+            allotted += share  # two new groups in one pass cannot overfill the portfolio
+        row.state = "testing"
+        chosen.append(work)
     return chosen, plans

@@ -49,7 +49,8 @@ def status(scheduler, refresh: bool = False) -> dict[str, Any]:
     groups = (scheduler.last_pass or {}).get("groups")
     if refresh or groups is None:
         _, plans = plan(scheduler.store, policy, admitted={g["Lineage"]: g for g in admitted},
-                        scheduled=scheduler.ledger.scheduled_routes(), portfolio=portfolio)
+                        scheduled=scheduler.ledger.scheduled_routes(), portfolio=portfolio,
+                        exhausted=scheduler.exhausted)
         groups = [p.to_dict() for p in plans]
     routes = _routes(scheduler)
     finished = {r["route_id"]: r["status"] for r in routes if r.get("status") not in {"testing", "starting"}}

@@ -89,11 +89,26 @@ def test_a_budget_smaller_than_one_comparison_is_never_crossed(store, endpoints)
         kinds = _kinds(service.url)
     finally:
         service.stop()
-    assert {b["stop_reason"] for b in result["batches"]} == {"spend cap reached"}
+    # the judge is calibrated before a route's first comparison, and even that does not fit
+    assert {b["stop_reason"] for b in result["batches"]} == {"spend cap too small to calibrate the judge first"}
     assert all(b["new_comparisons"] == 0 and b["spent_usd"] == 0 for b in result["batches"])
     assert status["budgets"]["day"]["spent_usd"] == 0.0
     assert store.query_rows("SELECT count() FROM proof_comparisons")[0][0] == 0
     assert "budget_stop" in kinds
+
+
+def test_a_budget_smaller_than_one_comparison_after_calibration(store, endpoints, monkeypatch):
+    seed_traffic(store, per_feature=40)
+    monkeypatch.setenv("TOKENPROOF_PROOF_SHADOW_CALIBRATION", "0")
+    service = ServiceThread(store, api_token=TOKEN)
+    try:
+        _set_policy(service.url, **demo_policy(budget_day_usd=0.001))
+        result = _post(service.url, "/api/v1/scheduler/run").json()
+    finally:
+        service.stop()
+    assert {b["stop_reason"] for b in result["batches"]} == {"spend cap reached"}
+    assert all(b["new_comparisons"] == 0 and b["spent_usd"] == 0 for b in result["batches"])
+    assert store.query_rows("SELECT count() FROM proof_comparisons")[0][0] == 0
 
 
 def test_pause_resume_and_a_restart_continue_without_spending_twice(store, endpoints):
@@ -150,7 +165,8 @@ def test_provider_rate_limits_defer_the_prompt_and_back_off(store, monkeypatch):
         finally:
             service.stop()
     (batch,) = first["batches"]
-    assert batch["stop_reason"] == "provider failure (deferred)" and batch["new_comparisons"] == 0
+    # the judge is calibrated first; the failing provider stops that, and the batch, without a verdict
+    assert batch["stop_reason"] == "provider failure while calibrating the judge" and batch["new_comparisons"] == 0
     assert again["batches"] == []  # backing off: the next pass does not call the provider again
     assert status["backoff"] and all(b["retry_in_s"] > 0 for b in status["backoff"].values())
     assert len(events) == 1 and "RateLimitError" in events[0]["Message"]
@@ -165,6 +181,7 @@ def test_a_prompt_that_keeps_failing_is_stored_against_the_candidate(store, monk
     from .conftest import point_at
 
     seed_traffic(store, per_feature=40)
+    monkeypatch.setenv("TOKENPROOF_PROOF_SHADOW_CALIBRATION", "0")  # straight to the comparisons
     with run_provider(fault_rate=1.0, fault_status=503, retry_after_s=0) as failing:
         point_at(monkeypatch, failing)
         for restart in range(4):  # each restart forgets the in-memory back-off; the deferrals are stored

@@ -601,15 +601,19 @@ class ServiceClient:
     credential) to the ``api_token`` setting. Pass ``token=""`` to send no credential at all.
     """
 
-    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60.0):
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60.0,
+                 actor: str | None = None):
         self.url = url or None
         self.token = token
         self.timeout = timeout
+        self.actor = actor  # who makes the changes (sent as x-tokenproof-actor; audit logs record it)
 
     def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
               timeout: float | None = None) -> Any:
+        headers = {"x-tokenproof-actor": self.actor} if self.actor else None
         return service_client.call(method, path, params=_clean(params or {}) or None, body=body,
-                                   base_url=self.url, token=self.token, timeout=timeout or self.timeout)
+                                   base_url=self.url, token=self.token, timeout=timeout or self.timeout,
+                                   headers=headers)
 
     def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
         answer = self._call(method, path, **kw)

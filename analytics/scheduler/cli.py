@@ -28,6 +28,7 @@ _LIST_FIELDS = {"services", "features", "candidate_models", "candidate_providers
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
     add_service_options(parser)
     parser.add_argument("--json", action="store_true", help="print the API's JSON")
+    parser.add_argument("--actor", default=None, help="who makes the change (recorded in the event log)")
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     status = sub.add_parser("status", help="paused or running, budgets, alpha, groups, routes, back-offs")
     status.add_argument("--refresh", action="store_true", help="plan again now instead of showing the last pass")
@@ -109,7 +110,7 @@ def _print_status(status) -> None:
 
 
 def run(name: str, args: argparse.Namespace) -> int:
-    client = ServiceClient(args.service_url, args.token)
+    client = ServiceClient(args.service_url, args.token, actor=args.actor)
     try:
         if args.action == "status":
             status = client.scheduler_status(refresh=args.refresh)

@@ -31,11 +31,11 @@ def test_status_policy_pause_resume_events_and_run_from_the_command_line(store, 
         refused = _cli(service.url, "policy", "--set", "sample_rate=7")
         assert refused.returncode == 1 and "sample_rate" in refused.stderr and "Traceback" not in refused.stderr
         assert _cli(service.url, "pause", "--reason", "quiet please", token=None).returncode == 1  # writes need it
-        paused = _cli(service.url, "pause", "--reason", "quiet please")
+        paused = _cli(service.url, "--actor", "ops-oncall", "pause", "--reason", "quiet please")
         assert paused.returncode == 0 and "scheduler paused" in paused.stdout
         assert "pass skipped: paused" in _cli(service.url, "run").stdout
         status = _cli(service.url, "status").stdout
-        assert "scheduler: paused" in status and "quiet please" in status
+        assert "scheduler: paused" in status and "ops-oncall: quiet please" in status
         assert _cli(service.url, "resume").returncode == 0
         ran = _cli(service.url, "run")
         assert ran.returncode == 0 and "marketing-quiz -> gpt-4o-mini: 5 comparisons" in ran.stdout

@@ -72,6 +72,7 @@ class ShadowSpec:
     endpoint: str = "default"
     seed: int = 0
     tolerate_fence: bool = False
+    exclude_prompt_refs: frozenset[str] = frozenset()  # e.g. the prompts an optimiser tuned on: never evidence
 
     @property
     def match(self) -> dict:
@@ -111,6 +112,7 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     capture = settings.get("proof_store_outputs")
     evidence = evidence_for(store, rid, spec.params, alpha)
     seen = proof_store.used_prompt_refs(store, lineage, spec.candidate) | {r["prompt_ref"] for r in evidence.records}
+    seen |= set(spec.exclude_prompt_refs)
     pipe = Pipeline(replayer=replayer, route=rid, baseline_model=spec.baseline, candidate_model=spec.candidate,
                     judge_model=judge, capture=capture, feature=spec.feature or None,
                     candidate_system_prompt=spec.candidate_system_prompt, tolerate_fence=spec.tolerate_fence)

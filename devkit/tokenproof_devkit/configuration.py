@@ -22,7 +22,8 @@ MODULES = (
     "tokenproof.analytics.evaluate", "tokenproof.analytics.focus", "tokenproof.analytics.webhooks",
     "tokenproof.analytics.proof.endpoints", "tokenproof.analytics.proof.jobs",
     "tokenproof.analytics.proof.mining", "tokenproof.analytics.proof.shadow",
-    "tokenproof.analytics.routing.monitor",
+    "tokenproof.analytics.routing.monitor", "tokenproof.analytics.proof.optimize.search",
+    "tokenproof_devkit.local_model",
 )
 
 HEADER = """# Configuration reference

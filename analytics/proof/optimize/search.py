@@ -150,7 +150,8 @@ def run_optimize(store, spec: OptimizeSpec, replayer=None, optimizer_replayer=No
     optimizer = spec.optimizer_model or settings.get("optimize_model") or (
         spec.baseline if judge == REFERENCE_CHECK else judge)
     current_hash = content_hash(spec.candidate_system_prompt) if spec.candidate_system_prompt else ""
-    proof_judge = resolve_judge(spec.baseline, spec.candidate, None if judge == REFERENCE_CHECK else judge)
+    proof_judge = resolve_judge(spec.baseline, spec.candidate, (None if judge == REFERENCE_CHECK else judge)
+                                or settings.get("proof_judge_model") or None)
     current_route = route_id(spec.match, spec.baseline, spec.candidate, current_hash, proof_judge, spec.params)
     scorer = Scorer(metered, current_route, spec.baseline, spec.candidate, judge, judge_fn, feature,
                     spec.tolerate_fence)

@@ -110,9 +110,9 @@ def test_optimize_on_a_file_keeps_held_out_out_of_the_search_and_reports_it_apar
     # search and held-out figures are separate sections, before and after with intervals
     text = printed
     assert text.index("SEARCH FIGURES") < text.index("HELD-OUT FIGURES")
-    before = report["held_out"]["before"]
+    before = report["held_out_figures"]["before"]
     assert before["set"] == "held_out" and before["n"] == 10 and len(before["ci95"]) == 2
-    assert set(report["figures"][report["current"]["id"]]) == {"optimise", "select", "held_out"}
+    assert set(report["search_figures"][report["current"]["id"]]) == {"optimise", "select"}  # no held-out here
     assert "shadow proof" in text  # the promise: nothing here switches a route
     assert report["spend"]["total"]["tokens"] > report["spend"]["search"]["tokens"] > 0
 
@@ -127,7 +127,7 @@ def test_the_budget_stops_the_search_but_the_held_out_figure_is_still_reported(t
     assert report["rounds_run"] == 0 and not report["changed"]  # a partly scored variant is never chosen
     current = report["search"]["optimise"][0]
     assert current["complete"] is False and current["n"] < 6
-    assert report["held_out"]["before"]["n"] == 8  # the confirmation always runs
+    assert report["held_out_figures"]["before"]["n"] == 8  # the confirmation always runs
     assert "token budget exhausted" in capsys.readouterr().out
 
 
@@ -136,3 +136,34 @@ def test_prompt_refs_are_the_content_identity_the_split_uses():
     split = lock_split(_prompts(lines), seed=0)
     assert sorted(split.refs("optimise") + split.refs("select") + split.refs("held_out")) == sorted(
         prompt_ref(ln["body"]) for ln in lines)
+
+
+def test_every_optimiser_call_is_experiment_traffic(tmp_path, provider):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tokenproof import semconv
+    from tokenproof.analytics.proof.optimize.search import OptimizeSpec, run_optimize
+    from tokenproof.analytics.proof.replay import Replayer
+    from tokenproof.instrumentation import TokenproofInstrumentor
+
+    lines = [json.loads(x) for x in _batch_with_answers(tmp_path / "b.jsonl", 24).read_text().splitlines()]
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = TokenproofInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider)
+    try:
+        spec = OptimizeSpec(baseline=GPT4, candidate="mixtral-8x7b-instruct", feature="homework", judge=GPT4,
+                            uploaded=lines, rounds=1, variants_per_round=1, caps=(3, 3, 3))
+        report = run_optimize(None, spec, Replayer(base_url=provider.base_url_openai))
+    finally:
+        instrumentor.uninstrument()
+    spans = [s for s in exporter.get_finished_spans() if semconv.GEN_AI_OPERATION_NAME in (s.attributes or {})]
+    classes = {s.attributes.get(semconv.TP_TRAFFIC_CLASS) for s in spans}
+    assert classes == {semconv.TRAFFIC_SHADOW, semconv.TRAFFIC_JUDGE}  # nothing counted as product spend
+    assert all(s.attributes.get(semconv.TP_FEATURE) == "homework" for s in spans)
+    calls = report["spend"]["total"]["calls"]
+    assert calls["proposal"] == 1 and calls["judge"] > 0
+    assert len(spans) == sum(calls.values())  # the ledger counts every call the instrumentation saw

@@ -71,7 +71,7 @@ def test_an_optimised_prompt_becomes_a_new_route_version_proven_on_fresh_prompts
     assert job.state == "done" and report is not None
     assert report["judge"] == "reference-check" and report["changed"]
     assert report["chosen"]["prompt"].startswith(PROPOSAL)  # the optimiser's proposal (or it with demos)
-    held = report["held_out"]
+    held = report["held_out_figures"]
     assert held["before"]["match_rate"] == 0.0 and held["after"]["match_rate"] == 1.0
     assert held["paired"]["gained"] == 10 and held["paired"]["p_value"] < 0.01
     # the longer prompt is priced into the savings line; the stand-in is unpriced, so is the saving

@@ -30,7 +30,7 @@ def _money(value) -> str:
 
 
 def summary_text(report: dict) -> str:
-    figures = report["figures"]
+    figures = report["search_figures"]
     current, chosen = report["current"]["id"], report["chosen"]["id"]
     split = report["split"]
     lines = [
@@ -48,7 +48,7 @@ def summary_text(report: dict) -> str:
                      f"prompt tokens): optimise {_rate(figures[chosen]['optimise'])}; select {_rate(figures[chosen]['select'])}")
     else:
         lines.append("  no variant beat the current prompt on the select set: the current prompt is kept")
-    held = report["held_out"]
+    held = report["held_out_figures"]
     change = "n/a" if held["change"] is None else f"{held['change']:+.0%}"
     gap = "n/a" if report["overfitting_gap"] is None else f"{report['overfitting_gap']:+.0%}"
     lines += [

@@ -217,10 +217,9 @@ def run_optimize(store, spec: OptimizeSpec, replayer=None, optimizer_replayer=No
 
     route = new_route_version(store, spec, chosen.prompt if chosen.id != original.id else None, proof_judge,
                               current_route)
-    figures = {}
+    search_figures = {}  # sets the search saw: optimistic by construction
     for vid in dict.fromkeys([original.id, chosen.id]):
-        figures[vid] = {"optimise": on_optimise[vid].to_dict(), "select": on_select[vid].to_dict(),
-                        "held_out": on_held_out[vid].to_dict()}
+        search_figures[vid] = {"optimise": on_optimise[vid].to_dict(), "select": on_select[vid].to_dict()}
     gap = None
     if on_optimise[chosen.id].rate is not None and after.rate is not None:
         gap = round(on_optimise[chosen.id].rate - after.rate, 4)
@@ -233,8 +232,8 @@ def run_optimize(store, spec: OptimizeSpec, replayer=None, optimizer_replayer=No
         "search": {"optimise": [s.to_dict() for s in on_optimise.values()],
                    "select": [s.to_dict() for s in on_select.values()]},
         "chosen": chosen.to_dict(), "current": original.to_dict(), "changed": chosen.id != original.id,
-        "figures": figures,
-        "held_out": {"before": before.to_dict(), "after": after.to_dict(),
+        "search_figures": search_figures,
+        "held_out_figures": {"before": before.to_dict(), "after": after.to_dict(),
                      "change": None if before.rate is None or after.rate is None else round(after.rate - before.rate, 4),
                      "paired": _mcnemar(before, after)},
         "overfitting_gap": gap,

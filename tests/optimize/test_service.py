@@ -8,16 +8,18 @@ group's next alpha, proven by the normal shadow run on prompts the optimiser nev
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
+from tokenproof import semconv
 from tokenproof.analytics.proof.sequential import Params
 from tokenproof.analytics.proof.shadow import route_alpha
 from tokenproof.cli import main
 from tokenproof.client import ServiceClient, ServiceError
 from tokenproof.collector.store import Store
-from tokenproof.collector.testing import ServiceThread
+from tokenproof.collector.testing import ServiceThread, insert_spans
 from tokenproof_devkit.provider.corpus import GPT4, get_corpus
 
 from .standin import PROPOSAL, run_standin
@@ -105,3 +107,33 @@ def test_a_caller_supplied_url_is_refused_and_writes_need_the_token(service):
         ServiceClient(thread.url, "").start_optimize_run(**body)
     assert anonymous.value.status == 401
     assert calls == []  # nothing was called for any refused request
+
+
+def _captured(record, when):
+    """A product call as the instrumentation stores it with content capture on."""
+    return {"service": "school", "timestamp": when, "attributes": {
+        semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_PROVIDER_NAME: "openai",
+        semconv.GEN_AI_REQUEST_MODEL: GPT4, semconv.GEN_AI_RESPONSE_MODEL: GPT4,
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 90, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 120, semconv.TP_FEATURE: "homework",
+        semconv.GEN_AI_SYSTEM_INSTRUCTIONS: json.dumps([{"type": "text", "content": "Solve the problem."}]),
+        semconv.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [{"type": "text", "content": record.prompt}]}]),
+        semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "finish_reason": "stop", "parts": [
+            {"type": "text", "content": record.answers[GPT4]}]}])}}
+
+
+def test_optimize_runs_on_the_groups_captured_prompts(service):
+    thread, store, _calls = service
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    records = [r for r in get_corpus().records if r.dataset == "gsm8k" and "####" in r.answers[GPT4]][:30]
+    insert_spans(store, [_captured(r, now - dt.timedelta(hours=i)) for i, r in enumerate(records)])
+    client = ServiceClient(thread.url, TOKEN)
+    job = client.start_optimize_run(GPT4, CANDIDATE, service="school", feature="homework", rounds=1,
+                                    optimise_size=5, select_size=4, held_out_size=8)
+    while job.running:
+        job = client.optimize_run(job.job_id, wait_s=20)
+    assert job.state == "done", job.error
+    report = job.result
+    sizes = report["split"]["sizes"]
+    assert 0 < sum(sizes.values()) <= 30 and sizes["held_out"] <= 8
+    assert report["changed"] and report["route"]["version"] == 1 and report["route"]["evidence_n"] == 0
+    assert "HELD-OUT FIGURES" in report["text"]

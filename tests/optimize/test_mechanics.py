@@ -48,6 +48,7 @@ def test_the_split_is_locked_disjoint_reproducible_and_drops_duplicates():
     ("Adding up: #### 540", "tie"),            # same final number: a match
     ("So the final answer is 540.", "tie"),
     ('{"answer": 540}', "tie"),
+    ("#### 120 first, then 3 * 3 * 60: \\boxed{540}", "tie"),  # the last marked number is the final one
     ("Adding up: #### 550", "loss"),           # wrong number
     ("He runs about 540 meters.", "loss"),     # no readable final answer counts against the candidate
 ])

@@ -1,8 +1,8 @@
 """A deterministic reference-guided check, used as the pipeline's judge where answers are checkable.
 
 Where a request's answer ends in a final number (GSM8K-style ``#### 42``, ``Answer: 42``, "the final
-answer is 42", or a JSON object's ``answer`` field), correctness against the reference needs no LLM
-call. :func:`reference_check` is a judge function (``messages -> Answer``) for
+answer is 42", LaTeX ``\\boxed{42}``, or a JSON object's ``answer`` field; the last marked number
+counts), correctness against the reference needs no LLM call. :func:`reference_check` is a judge function (``messages -> Answer``) for
 :meth:`~tokenproof.analytics.proof.pipeline.Pipeline.settle`: it reads the MT-Bench prompt the
 pipeline builds (reference block, assistant A, assistant B) and answers ``[[A]]``, ``[[B]]`` or
 ``[[C]]``, so the pipeline still runs its gates first and still asks in both orders.
@@ -27,7 +27,8 @@ REFERENCE_CHECK = "reference-check"
 
 _NUM = r"(-?\$?\s*-?[\d,]*\.?\d+)"
 _MARKERS = [re.compile(r"####\s*" + _NUM), re.compile(r"\banswer\s*(?:is|:)\s*\**\s*" + _NUM, re.I),
-            re.compile(r"\bfinal answer\s*(?:is|:)?\s*\**\s*" + _NUM, re.I)]
+            re.compile(r"\bfinal answer\s*(?:is|:)?\s*\**\s*" + _NUM, re.I),
+            re.compile(r"\\boxed\{\s*(?:\\\$)?" + _NUM + r"\s*\}")]
 _BLOCK = re.compile(r"\[The Start of (Reference Answer|Assistant A's Answer|Assistant B's Answer)\]\n(.*?)\n"
                     r"\[The End of \1\]", re.S)
 _JSON_KEYS = ("answer", "final_answer", "result")
@@ -59,11 +60,8 @@ def final_number(text: str) -> float | None:
                 if isinstance(value, str):
                     return _number(value)
             return None
-    for marker in _MARKERS:
-        found = marker.findall(text)
-        if found:
-            return _number(found[-1])
-    return None
+    marks = [(m.start(), m.group(1)) for marker in _MARKERS for m in marker.finditer(text)]
+    return _number(max(marks)[1]) if marks else None  # the last marked number is the final one
 
 
 def _rank(answer: str, reference: float) -> int:

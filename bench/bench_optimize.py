@@ -123,7 +123,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--variants", type=int, default=2, help="proposals per round (plus one few-shot variant)")
     parser.add_argument("--fewshot-tokens", type=int, default=450)
-    parser.add_argument("--max-tokens", type=int, default=200, help="answer limit of the math task")
+    parser.add_argument("--max-tokens", type=int, default=256, help="answer limit of the math task")
     parser.add_argument("--budget-tokens", type=int, default=150_000, help="search budget per task")
     parser.add_argument("--monthly-calls", type=float, default=100_000)
     parser.add_argument("--threads", type=int, default=2)

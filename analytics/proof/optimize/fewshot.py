@@ -38,6 +38,12 @@ def _right(item: Item) -> bool:
     return expected is None or final_number(item.baseline.text) == expected
 
 
+def _request(item: Item) -> str:
+    """The request as a demonstration shows it: the user turns, without the system prompt."""
+    return question_of({"messages": [m for m in item.body.get("messages") or []
+                                     if m.get("role") not in {"system", "developer"}]})
+
+
 def _render(demos: list[tuple[str, str]]) -> str:
     parts = [_HEADER]
     for number, (question, answer) in enumerate(demos, start=1):
@@ -48,13 +54,13 @@ def _render(demos: list[tuple[str, str]]) -> str:
 def bootstrap_demos(items: list[Item], token_budget: int, max_demos: int = 3) -> tuple[str, list[str]]:
     """(rendered block, prompt refs used); an empty block when nothing fits the budget."""
     usable = [i for i in items if not i.baseline.error and check_format(i.body, i.baseline).valid and _right(i)]
-    usable.sort(key=lambda i: (len(question_of(i.body)) + len(i.baseline.rendered()), i.prompt_ref))
+    usable.sort(key=lambda i: (len(_request(i)) + len(i.baseline.rendered()), i.prompt_ref))
     chosen: list[tuple[str, str]] = []
     refs: list[str] = []
     for item in usable:
         if len(chosen) >= max_demos:
             break
-        trial = [*chosen, (question_of(item.body), item.baseline.rendered())]
+        trial = [*chosen, (_request(item), item.baseline.rendered())]
         if prompt_tokens(_render(trial)) > token_budget:
             continue
         chosen, refs = trial, [*refs, item.prompt_ref]

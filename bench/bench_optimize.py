@@ -14,8 +14,11 @@ Task 2, format following (GSM8K questions, other items): the app asks for a JSON
 schema (``answer`` number, ``explanation`` string of at most 300 characters, nothing else). The
 local runtime does not accept ``json_schema`` structured outputs, so the request reaches it without
 ``response_format``: only the system prompt can make the model follow the schema, and the format
-gate checks it (a Markdown fence, a missing field or prose around the JSON fail). Baseline answers
-are the recorded GPT-4 answers recast into the schema (its final number, its first sentence).
+gate checks it (a missing field, an extra one or prose around the JSON fail). This Qwen-Coder model
+wraps every JSON answer in a Markdown fence whatever its prompt says, so by default the route
+declares fences tolerated (the app strips one); ``--strict-json-fence`` makes a fence fail too.
+Baseline answers are the recorded GPT-4 answers recast into the schema (the gold number GPT-4
+reached, its first sentence).
 
 What it shows: the match rate before and after on held-out prompts nothing in the search saw, with
 exact 95% intervals and a paired test, beside the optimise / select figures (their gap is the

@@ -31,6 +31,7 @@ from tokenproof.client import (
     CostReport,
     Coverage,
     Movers,
+    OptimizeJob,
     PushedRoute,
     Recommendation,
     Recommendations,
@@ -451,6 +452,22 @@ def start_shadow_run(url: str, token: str, group: RequestGroup, candidate: str, 
         group.baseline_model, candidate, service=group.service, feature=group.feature,
         fingerprint=group.fingerprint, limit=limit, budget_usd=budget_usd, endpoint=endpoint or None,
         judge=judge or None))
+
+
+def start_optimize_run(url: str, token: str, route: dict[str, Any], rounds: int = 3,
+                       held_out: int = 60) -> OptimizeJob:
+    """Optimise the candidate's system prompt of a route under test (a background job, docs/optimize.md);
+    the optimise and select sets are half and a third of the held-out size (at least 5 each)."""
+    return _written(_writer(url, token).start_optimize_run(
+        str(route.get("BaselineModel", "")), str(route.get("CandidateModel", "")),
+        service=str(route.get("ServiceName", "")), feature=str(route.get("Feature", "")),
+        fingerprint=str(route.get("PromptFingerprint", "")), rounds=rounds, held_out_size=held_out,
+        optimise_size=max(5, held_out // 2), select_size=max(5, held_out // 3)))
+
+
+def optimize_run(url: str, job_id: str) -> OptimizeJob:
+    """A prompt optimisation's progress and, once done, its report (not cached: the page polls it)."""
+    return _reader(url).optimize_run(job_id)
 
 
 def shadow_run(url: str, job_id: str) -> ShadowJob:

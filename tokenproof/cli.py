@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verdict": ("tokenproof.analytics.proof.cli", "sequential decision over comparisons judged elsewhere"),
     "recommendations": ("tokenproof.analytics.proof.cli", "decided routes with projected savings"),
     "scheduler": ("tokenproof.analytics.scheduler.cli", "the proof scheduler: status, pause, resume, policy, events, run"),
+    "optimize": ("tokenproof.analytics.proof.optimize.cli", "optimise a candidate's system prompt; held-out match rates"),
     "routes": ("tokenproof.analytics.routing.cli", "push, canary, pause, roll back, audit and export routes"),
     "prices": ("tokenproof.pricing_cli", "look up the price of a model, validate an overrides file"),
     # loaded by name like every command: core never imports the dashboards package

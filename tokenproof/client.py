@@ -31,6 +31,7 @@ __all__ = [
     "Evaluation",
     "MoverRow",
     "Movers",
+    "OptimizeJob",
     "Recommendation",
     "Recommendations",
     "RepriceResult",
@@ -441,6 +442,23 @@ class ShadowJob(_Model):
         return self.state == "running"
 
 
+class OptimizeJob(_Model):
+    """A background prompt optimisation (``POST /optimize-runs`` answers one; ``GET /optimize-runs/{id}``
+    follows it); ``result`` is the report once done (docs/optimize.md)."""
+
+    job_id: str = ""
+    state: str = ""  # running | done | failed | cancelled
+    progress: dict[str, Any] = Field(default_factory=dict)  # phase, round, tokens spent
+    spec: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    cancel_requested: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
 class RouteState(_Model):
     route: dict[str, Any] = Field(default_factory=dict)
     evidence: Evidence = Field(default_factory=Evidence)
@@ -720,6 +738,22 @@ class ServiceClient:
 
     def cancel_shadow_run(self, job_id: str) -> ShadowJob:
         return ShadowJob.model_validate(self._json("POST", f"/api/v1/shadow-runs/{_segment(job_id)}/cancel"))
+
+    def start_optimize_run(self, baseline: str, candidate: str, **fields: Any) -> OptimizeJob:
+        """Start a prompt optimisation as a background job; ``fields`` are the API's optional body fields."""
+        body = _clean({"baseline": baseline, "candidate": candidate, **fields})
+        return OptimizeJob.model_validate(self._json("POST", "/api/v1/optimize-runs", body=body))
+
+    def optimize_run(self, job_id: str, wait_s: float = 0.0) -> OptimizeJob:
+        params = {"wait_s": wait_s} if wait_s else None
+        return OptimizeJob.model_validate(self._json("GET", f"/api/v1/optimize-runs/{_segment(job_id)}",
+                                                     params=params, timeout=max(30.0, wait_s + 30)))
+
+    def optimize_runs(self) -> list[OptimizeJob]:
+        return [OptimizeJob.model_validate(j) for j in self._json("GET", "/api/v1/optimize-runs").get("jobs", [])]
+
+    def cancel_optimize_run(self, job_id: str) -> OptimizeJob:
+        return OptimizeJob.model_validate(self._json("POST", f"/api/v1/optimize-runs/{_segment(job_id)}/cancel"))
 
     def routes(self) -> list[RouteState]:
         return [RouteState.model_validate(r) for r in self._json("GET", "/api/v1/routes").get("routes", [])]

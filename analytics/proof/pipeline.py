@@ -101,13 +101,14 @@ class Pipeline:
 
     def __init__(self, *, replayer, route: str, baseline_model: str, candidate_model: str, judge_model: str,
                  capture: bool = True, feature: str | None = None, candidate_system_prompt: str | None = None,
-                 tolerate_fence: bool = False):
+                 tolerate_fence: bool = False, judge_fn=None):
         self.replayer = replayer
         self.route = route
         self.baseline_model, self.candidate_model, self.judge_model = baseline_model, candidate_model, judge_model
         self.capture, self.feature = capture, feature
         self.candidate_system_prompt = candidate_system_prompt
         self.tolerate_fence = tolerate_fence
+        self.judge_fn = judge_fn  # a deterministic judge (e.g. the optimiser's reference check); None = the judge model
         self.degenerate = DegenerateGate()
 
     def run(self, body: dict, *, request_ref: str, baseline: Answer | None = None,
@@ -129,7 +130,7 @@ class Pipeline:
             price_answer(baseline, batch=True)
             price_answer(candidate, batch=True)
         return self.settle(body, request_ref, baseline, candidate, reference,
-                           self.replayer.judge(self.judge_model, self.feature))
+                           self.judge_fn or self.replayer.judge(self.judge_model, self.feature))
 
     def settle(self, body: dict, request_ref: str, baseline: Answer, candidate: Answer, reference: str | None,
                judge_fn) -> ComparisonResult:

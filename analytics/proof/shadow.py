@@ -75,6 +75,7 @@ class ShadowSpec:
     tolerate_fence: bool = False
     portfolio: int | None = None  # routes the family-wise alpha is divided by (None = proof_portfolio_routes)
     group_share: float | None = None  # the group's alpha share, spent as a series over its versions (the scheduler's)
+    exclude_prompt_refs: frozenset[str] = frozenset()  # e.g. the prompts an optimiser tuned on: never evidence
 
     @property
     def match(self) -> dict:
@@ -141,6 +142,7 @@ def run_shadow(store, spec: ShadowSpec, replayer: Replayer | None = None, *,
     capture = settings.get("proof_store_outputs")
     evidence = evidence_for(store, rid, spec.params, alpha)
     seen = proof_store.used_prompt_refs(store, lineage, spec.candidate) | {r["prompt_ref"] for r in evidence.records}
+    seen |= set(spec.exclude_prompt_refs)
     pipe = Pipeline(replayer=replayer, route=rid, baseline_model=spec.baseline, candidate_model=spec.candidate,
                     judge_model=judge, capture=capture, feature=spec.feature or None,
                     candidate_system_prompt=spec.candidate_system_prompt, tolerate_fence=spec.tolerate_fence)

@@ -150,6 +150,33 @@ for state in proofs.values():
         st.caption(f"route {state.route_id}")
         if st.toggle("Show the evidence", key=f"evidence-{state.route_id}"):
             evidence(state.route_id)
+        with st.form(f"optimize-form-{state.route_id}"):
+            st.caption("Search system prompts for the candidate on a locked split of the group's prompts; the "
+                       "held-out match rate is reported apart, and a chosen prompt still needs its own shadow "
+                       "proof (docs/optimize.md).")
+            o1, o2 = st.columns(2)
+            rounds = o1.number_input("Rounds", min_value=1, max_value=10, value=3, key=f"optimize-rounds-{state.route_id}")
+            held_out = o2.number_input("Held-out prompts", min_value=5, max_value=2000, value=60,
+                                       key=f"optimize-held-{state.route_id}")
+            if st.form_submit_button("Optimise the candidate's prompt"):
+                started = write("Prompt optimisation", data.start_optimize_run, url, token, state.route, int(rounds),
+                                int(held_out))
+                if started is not None:
+                    st.session_state["optimize_job"] = started.job_id
+
+optimizing = st.session_state.get("optimize_job")
+if optimizing:  # a background job: its progress, then its report's text (search and held-out figures apart)
+    run = guarded(data.optimize_run, url, optimizing)
+    if run is not None:
+        if run.running:
+            st.info(f"prompt optimisation {optimizing}: {run.progress.get('phase', 'starting')}")
+            st.button("Refresh optimisation")
+        elif run.result is not None:
+            st.code(run.result.get("text", ""), language=None)
+            del st.session_state["optimize_job"]
+        else:
+            st.error(f"prompt optimisation {optimizing} {run.state}: {run.error or ''}")
+            del st.session_state["optimize_job"]
 
 st.subheader("Start a shadow run")
 if not st.toggle("Propose candidates", help="mines the last 30 days of product traffic for request groups "

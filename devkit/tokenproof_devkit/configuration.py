@@ -23,6 +23,7 @@ MODULES = (
     "tokenproof.analytics.proof.endpoints", "tokenproof.analytics.proof.jobs",
     "tokenproof.analytics.proof.mining", "tokenproof.analytics.proof.shadow",
     "tokenproof.analytics.routing.monitor", "tokenproof.analytics.scheduler.policy",
+    "tokenproof.analytics.proof.optimize.search", "tokenproof_devkit.local_model",
 )
 
 HEADER = """# Configuration reference

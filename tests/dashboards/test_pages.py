@@ -134,6 +134,15 @@ def test_recommendations_prove_and_push_a_route(seeded_service, provider, monkey
     assert any("**switch**" in m.value for m in at.markdown), _text(at)
     routes = client.routes()
     assert len(routes) == before + 1 and routes[-1].evidence.n >= 30
+    # the route's candidate prompt can be optimised from the page (a background job, report shown when done)
+    rid = routes[-1].route_id
+    at.number_input(key=f"optimize-rounds-{rid}").set_value(1)
+    at.number_input(key=f"optimize-held-{rid}").set_value(6)
+    next(b for b in at.button if b.label == "Optimise the candidate's prompt").click().run(timeout=60)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert client.optimize_run(at.session_state["optimize_job"], wait_s=150).state == "done"
+    at.run()
+    assert any("HELD-OUT FIGURES" in c.value for c in at.code), _text(at)
     (rec,) = client.recommendations().recommendations  # the recorded answers prove Mixtral good enough here
 
     # a fresh session without the credential: evidence and meaning shown, prompts hidden, push refused

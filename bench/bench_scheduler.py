@@ -36,7 +36,7 @@ Arms, each in its own process (chDB hosts one engine directory per process) on a
   candidates spending its share as a series, so both arms keep the false-switch rate at 0.05.
 
 ``--days`` above 13 widens the sampling window to fit (``TOKENPROOF_PROOF_SAMPLE_DAYS``, not the
-default policy): with the default window the scheduler's quota stops growing once it is full.
+default policy), so every simulated day's traffic stays inside it.
 
 Printed per route: simulated days to its decision, comparisons, shadow dollars (candidate replay,
 judge calls and the judge's calibration); per arm: dollars and days to the first SWITCH and to the

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tokenproof.analytics.proof import endpoints
+from tokenproof.analytics.proof import endpoints, job_api
 from tokenproof.analytics.proof import store as proof_store
-from tokenproof.analytics.proof.jobs import JobRegistry, TooManyJobs
+from tokenproof.analytics.proof.jobs import JobRegistry
 from tokenproof.analytics.proof.judge import JudgeFamilyError, resolve_judge
 from tokenproof.analytics.proof.mining import mine
 from tokenproof.analytics.proof.prove import BatchFileError
@@ -36,10 +36,7 @@ _URL_FIELDS = ("base_url", "anthropic_base_url", "api_key", "anthropic_api_key")
 
 
 def _jobs(request: Request) -> JobRegistry:
-    registry = getattr(request.app.state, "proof_jobs", None)
-    if registry is None:
-        registry = request.app.state.proof_jobs = JobRegistry()
-    return registry
+    return job_api.registry(request, "proof_jobs")
 
 
 class ShadowRunRequest(BaseModel):
@@ -111,11 +108,7 @@ def shadow_run(request: Request, body: ShadowRunRequest) -> JSONResponse:
 
     def work(job):
         return run_shadow(store, spec, replayer, progress=job.progress.update, cancel=job.cancel)
-    try:
-        job = _jobs(request).start(body.model_dump(exclude={"requests", "candidate_system_prompt"}), work)
-    except TooManyJobs as exc:
-        raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": "30"}) from None
-    return JSONResponse(status_code=202, content={**job.to_dict(), "status_url": f"/api/v1/shadow-runs/{job.id}"})
+    return job_api.accept(_jobs(request), body.model_dump(exclude={"requests", "candidate_system_prompt"}), work, "/api/v1/shadow-runs")
 
 
 @router.get("/shadow-runs")
@@ -125,19 +118,12 @@ def shadow_runs(request: Request) -> dict:
 
 @router.get("/shadow-runs/{job_id}")
 def shadow_run_status(request: Request, job_id: str, wait_s: float = Query(0.0, ge=0.0, le=300.0)) -> dict:
-    job = _jobs(request).get(job_id)
-    if job is None:
-        raise HTTPException(status_code=404, detail=f"no shadow run {job_id!r}")
-    if wait_s > 0:
-        job.finished.wait(wait_s)
-    return job.to_dict()
+    return job_api.wait(job_api.find(_jobs(request), job_id, "shadow run"), wait_s)
 
 
 @router.post("/shadow-runs/{job_id}/cancel", dependencies=[Depends(require_api_token)])
 def shadow_run_cancel(request: Request, job_id: str) -> dict:
-    job = _jobs(request).get(job_id)
-    if job is None:
-        raise HTTPException(status_code=404, detail=f"no shadow run {job_id!r}")
+    job = job_api.find(_jobs(request), job_id, "shadow run")
     job.cancel.set()
     return job.to_dict()
 

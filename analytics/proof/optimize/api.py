@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tokenproof.analytics.proof import endpoints
-from tokenproof.analytics.proof.jobs import JobRegistry, TooManyJobs
+from tokenproof.analytics.proof import endpoints, job_api
+from tokenproof.analytics.proof.jobs import JobRegistry
 from tokenproof.analytics.proof.judge import JudgeFamilyError, resolve_judge
 from tokenproof.analytics.proof.optimize.check import REFERENCE_CHECK
 from tokenproof.analytics.proof.optimize.report import summary_text
@@ -36,10 +36,7 @@ _URL_FIELDS = ("base_url", "anthropic_base_url", "api_key", "anthropic_api_key",
 
 
 def _jobs(request: Request) -> JobRegistry:
-    registry = getattr(request.app.state, "optimize_jobs", None)
-    if registry is None:
-        registry = request.app.state.optimize_jobs = JobRegistry()
-    return registry
+    return job_api.registry(request, "optimize_jobs")
 
 
 class OptimizeRunRequest(BaseModel):
@@ -138,11 +135,7 @@ def optimize_run(request: Request, body: OptimizeRunRequest) -> JSONResponse:
 
     def work(job):
         return optimise_then_prove(store, spec, body, replayer, optimizer_replayer, job)
-    try:
-        job = _jobs(request).start(body.model_dump(exclude={"requests", "candidate_system_prompt"}), work)
-    except TooManyJobs as exc:
-        raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": "30"}) from None
-    return JSONResponse(status_code=202, content={**job.to_dict(), "status_url": f"/api/v1/optimize-runs/{job.id}"})
+    return job_api.accept(_jobs(request), body.model_dump(exclude={"requests", "candidate_system_prompt"}), work, "/api/v1/optimize-runs")
 
 
 @router.get("/optimize-runs")
@@ -152,18 +145,11 @@ def optimize_runs(request: Request) -> dict:
 
 @router.get("/optimize-runs/{job_id}")
 def optimize_run_status(request: Request, job_id: str, wait_s: float = Query(0.0, ge=0.0, le=300.0)) -> dict:
-    job = _jobs(request).get(job_id)
-    if job is None:
-        raise HTTPException(status_code=404, detail=f"no optimisation run {job_id!r}")
-    if wait_s > 0:
-        job.finished.wait(wait_s)
-    return job.to_dict()
+    return job_api.wait(job_api.find(_jobs(request), job_id, "optimisation run"), wait_s)
 
 
 @router.post("/optimize-runs/{job_id}/cancel", dependencies=[Depends(require_api_token)])
 def optimize_run_cancel(request: Request, job_id: str) -> dict:
-    job = _jobs(request).get(job_id)
-    if job is None:
-        raise HTTPException(status_code=404, detail=f"no optimisation run {job_id!r}")
+    job = job_api.find(_jobs(request), job_id, "optimisation run")
     job.cancel.set()
     return job.to_dict()

@@ -153,6 +153,8 @@ class Scheduler:
             else:
                 overrides[key] = value
         policy = effective_policy(overrides)  # raises ValueError on a bad value
+        if policy.endpoint not in endpoints.names():  # endpoints are service settings, picked by name only
+            raise ValueError(f"unknown endpoint {policy.endpoint!r}; configured: {', '.join(endpoints.names())}")
         version = control["policy_version"] + 1
         # the row's actor and reason stay the pause switch's; who changed the policy is in its event
         self.ledger.set_control(overrides=overrides, policy_version=version, paused=control["paused"],

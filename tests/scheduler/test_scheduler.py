@@ -205,7 +205,7 @@ def test_policy_writes_need_the_token_and_a_bad_value_changes_nothing(store):
         assert httpx.put(url, json={"set": {"sample_rate": 0.5}}, timeout=30).status_code == 401
         assert httpx.post(f"{service.url}/api/v1/scheduler/pause", timeout=30).status_code == 401
         for bad in ({"sample_rate": 2}, {"no_such_field": 1}, {"quiet_hours": ["25:00-01:00"]},
-                    {"params": {"alpha": 0.9}}):
+                    {"params": {"alpha": 0.9}}, {"endpoint": "https://attacker.example/v1"}):
             response = httpx.put(url, json={"set": bad}, headers=AUTH, timeout=30)
             assert response.status_code == 422, (bad, response.text)
         policy = _get(service.url, "/api/v1/scheduler/policy")
@@ -218,7 +218,7 @@ def test_policy_writes_need_the_token_and_a_bad_value_changes_nothing(store):
     finally:
         service.stop()
     kinds = [e["Kind"] for e in events]
-    assert kinds.count("refused") == 6 and kinds.count("policy_changed") == 1
+    assert kinds.count("refused") == 7 and kinds.count("policy_changed") == 1
     assert next(e for e in events if e["Kind"] == "policy_changed")["Detail"]["actor"] == "alice"
 
 
